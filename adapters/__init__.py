@@ -1,0 +1,1 @@
+"""I/O adapters that drive the emqtt_core engine over real sockets."""

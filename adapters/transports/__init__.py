@@ -1,0 +1,1 @@
+"""Transport layers between the network and the engine, shared by all adapters."""

@@ -1,0 +1,1 @@
+"""A standalone Python port of Erlang's telemetry, with metrics and reporters."""
