@@ -1,0 +1,138 @@
+"""Suite-wide pytest setup: import paths, markers, and the real-broker fixtures.
+
+Fixtures (all start real processes on free loopback ports):
+
+- ``tls_material`` (session): a trustme CA with server and client certificates on disk.
+- ``mosquitto`` (session): a private mosquitto with TCP, TLS, ws and wss listeners
+  (`support.broker.Mosquitto`). Tests that stop or restart it must leave it running.
+- ``mosquitto_factory`` (function): ``mosquitto_factory(extra_conf=[...], ...)`` starts one
+  more broker with extra configuration; it is stopped after the test.
+- ``quic_relay`` (session): a QUIC listener (ALPN mqtt) relaying streams to ``mosquitto``'s
+  TCP port (`support.quic_relay.QuicRelay`).
+
+The helpers live in ``tests/support`` and are importable as ``support``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+# The packages under test import from the repository root, the helpers from tests/ (as
+# ``support``); pytest's import mode may not put either on sys.path by itself.
+for _path in (str(ROOT), str(TESTS)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from support.broker import Mosquitto  # noqa: E402
+from support.certs import TLSMaterial  # noqa: E402
+from support.quic_relay import QuicRelay  # noqa: E402
+
+MosquittoFactory = Callable[..., Mosquitto]
+
+MARKERS = (
+    "quic: uses the QUIC relay (aioquic) in front of the private broker",
+)
+
+
+#: Fixtures that start real processes; tests using them get the ``broker`` marker, so
+#: ``-m "not broker"`` runs only the in-memory tests.
+BROKER_FIXTURES = frozenset({"mosquitto", "mosquitto_factory", "quic_relay"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if BROKER_FIXTURES.intersection(fixtures):
+            item.add_marker(pytest.mark.broker)
+        if "quic_relay" in fixtures:
+            item.add_marker(pytest.mark.quic)
+
+
+@pytest.fixture(scope="session")
+def _broker_root() -> Iterator[Path]:
+    # Not tmp_path_factory: its 0700 parents would stop the unprivileged broker user (mosquitto
+    # drops root before reading certificates) from reaching the files.
+    root = Path(tempfile.mkdtemp(prefix="emqtt-tests-"))
+    root.chmod(0o711)
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def tls_material(_broker_root: Path) -> TLSMaterial:
+    """A CA, a server certificate (localhost, 127.0.0.1, ::1) and a client certificate."""
+    return TLSMaterial.create(_broker_root / "tls")
+
+
+@pytest.fixture(scope="session")
+def mosquitto(_broker_root: Path, tls_material: TLSMaterial) -> Iterator[Mosquitto]:
+    """The suite's private mosquitto (TCP, TLS, ws, wss), stopped at the end of the session."""
+    broker = Mosquitto(_broker_root / "mosquitto", tls_material)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def mosquitto_factory(
+    _broker_root: Path, tls_material: TLSMaterial
+) -> Iterator[MosquittoFactory]:
+    """Start extra brokers: ``mosquitto_factory(extra_conf=["max_inflight_messages 5"])``.
+
+    Keyword arguments are those of `Mosquitto` (``extra_conf``, ``allow_anonymous``,
+    ``require_certificate``); every broker started here is stopped after the test.
+    """
+    started: list[Mosquitto] = []
+
+    def factory(
+        *,
+        extra_conf: Iterable[str] = (),
+        allow_anonymous: bool = True,
+        require_certificate: bool = False,
+    ) -> Mosquitto:
+        directory = Path(tempfile.mkdtemp(prefix="mosquitto-", dir=_broker_root))
+        broker = Mosquitto(
+            directory,
+            tls_material,
+            extra_conf=extra_conf,
+            allow_anonymous=allow_anonymous,
+            require_certificate=require_certificate,
+        )
+        started.append(broker)
+        broker.start()
+        return broker
+
+    try:
+        yield factory
+    finally:
+        for broker in started:
+            broker.stop()
+            shutil.rmtree(broker.directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def quic_relay(mosquitto: Mosquitto, tls_material: TLSMaterial) -> Iterator[QuicRelay]:
+    """A QUIC (ALPN mqtt) listener on 127.0.0.1 relaying each stream to ``mosquitto``'s TCP port."""
+    relay = QuicRelay(mosquitto.host, mosquitto.tcp_port, tls_material)
+    relay.start()
+    try:
+        yield relay
+    finally:
+        relay.stop()
