@@ -1,0 +1,111 @@
+"""The shared adapter layer's option model: URLs, endpoints, reconnect policy (no network)."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters._options import Endpoint, parse_endpoint, parse_url
+from adapters._reconnect import ConnectPlan, ReconnectPolicy, policy_from_option
+from adapters.errors import InvalidOptions
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mqtt://broker", {"transport": "tcp", "host": "broker", "port": 1883}),
+        ("mqtts://broker", {"transport": "ssl", "host": "broker", "port": 8883}),
+        ("ws://broker", {"transport": "ws", "host": "broker", "port": 8083}),
+        ("wss://broker", {"transport": "wss", "host": "broker", "port": 8084}),
+        ("quic://broker", {"transport": "quic", "host": "broker", "port": 14567}),
+        ("mqtt://broker:1999/", {"transport": "tcp", "host": "broker", "port": 1999}),
+        ("mqtt://[::1]:1884", {"transport": "tcp", "host": "::1", "port": 1884}),
+        (
+            "ws://u%40x:p%3Ass@h:80/custom/path",
+            {
+                "transport": "ws",
+                "host": "h",
+                "port": 80,
+                "username": "u@x",
+                "password": "p:ss",
+                "ws_path": "/custom/path",
+            },
+        ),
+    ],
+)
+def test_parse_url(url: str, expected: dict[str, object]) -> None:
+    assert parse_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://broker", "mqtt://", "mqtt://h:99999", "mqtt://h/path", "mqtt://h?x=1", "mqtt://h:0"],
+)
+def test_parse_url_rejects_bad_urls(url: str) -> None:
+    with pytest.raises(InvalidOptions):
+        parse_url(url)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("h", Endpoint("h", 1883)),
+        ("h:2000", Endpoint("h", 2000)),
+        ("[::1]:2000", Endpoint("::1", 2000)),
+        ("[::1]", Endpoint("::1", 1883)),
+        ("fe80::1", Endpoint("fe80::1", 1883)),
+        (("h", 7), Endpoint("h", 7)),
+    ],
+)
+def test_parse_endpoint(text: str | tuple[str, int], expected: Endpoint) -> None:
+    assert parse_endpoint(text, 1883) == expected
+
+
+@pytest.mark.parametrize("text", ["", "h:x", "[::1", "[::1]x", ("h",), ("h", 0)])
+def test_parse_endpoint_rejects(text: object) -> None:
+    with pytest.raises(InvalidOptions):
+        parse_endpoint(text, 1883)  # type: ignore[arg-type]
+
+
+def test_backoff_grows_is_capped_and_jittered() -> None:
+    policy = ReconnectPolicy(initial_delay=1, max_delay=10, multiplier=2, jitter=0.5,
+                             random=lambda: 1.0)
+    assert [policy.delay(n) for n in range(6)] == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
+    no_jitter = ReconnectPolicy(initial_delay=1, max_delay=10, jitter=0.5, random=lambda: 0.0)
+    assert [no_jitter.delay(n) for n in range(5)] == [1, 2, 4, 8, 10]
+    assert no_jitter.delay(10_000) == 10
+
+
+def test_reconnect_option_forms() -> None:
+    assert policy_from_option(False) is None
+    assert policy_from_option(0) is None
+    assert policy_from_option(True) == ReconnectPolicy()
+    assert policy_from_option(3) == ReconnectPolicy(max_attempts=3)
+    with pytest.raises(InvalidOptions):
+        policy_from_option(-1)
+    with pytest.raises(InvalidOptions):
+        ReconnectPolicy(jitter=2)
+
+
+def test_plan_tries_hosts_in_the_given_order_and_gives_up() -> None:
+    hosts = [Endpoint("a", 1), Endpoint("b", 2)]
+    plan = ConnectPlan(hosts, ReconnectPolicy(max_attempts=2, random=lambda: 0.0), 1883)
+    plan.start_round()
+    assert [plan.next_endpoint(), plan.next_endpoint(), plan.next_endpoint()] == [*hosts, None]
+    assert plan.next_delay() == 0.5
+    assert plan.next_delay() == 1.0
+    assert plan.next_delay() is None
+
+
+def test_plan_follows_redirection_first_and_bounds_loops() -> None:
+    plan = ConnectPlan([Endpoint("a", 1)], None, 1883)
+    plan.start_round()
+    assert plan.next_endpoint() == Endpoint("a", 1)
+    assert plan.redirect("other:1999 third", permanent=False)
+    assert plan.next_endpoint() == Endpoint("other", 1999)
+    assert plan.redirect("moved", permanent=True)
+    assert plan.next_endpoint() == Endpoint("moved", 1883)
+    plan.start_round()
+    assert plan.next_endpoint() == Endpoint("moved", 1883)
+    assert all(plan.redirect("x", permanent=False) for _ in range(3))
+    assert not plan.redirect("x", permanent=False)  # the sixth in a row is refused
+    assert not ConnectPlan([Endpoint("a", 1)], None, 1).redirect("[bad", permanent=False)
