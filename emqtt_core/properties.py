@@ -20,6 +20,9 @@ from typing import Final, final
 
 from .enums import PacketType, QoS
 
+_new = object.__new__
+_set_attribute = object.__setattr__
+
 __all__ = [
     "NO_PROPERTIES",
     "WILL_PROPERTIES",
@@ -33,12 +36,18 @@ __all__ = [
 
 
 @final
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, init=False)
 class Properties:
     """The MQTT 5 properties of one packet (or of a will message).
 
     Fields are declared in the order of their property identifiers, which is
     also the order in which they are encoded.
+
+    Properties are sparse: of 27 possible, a packet carries a few. An instance
+    therefore stores only the properties that are present, and an absent one
+    reads as its class default at the same speed as a stored one. This is why
+    the class has no ``__slots__``: filling 27 slots on every decoded packet
+    would cost more than the rest of decoding it.
     """
 
     payload_format_indicator: int | None = None
@@ -96,6 +105,96 @@ class Properties:
     shared_subscription_available: bool | None = None
     """0x2A: whether the server supports shared subscriptions."""
 
+    def __init__(
+        self,
+        *,
+        payload_format_indicator: int | None = None,
+        message_expiry_interval: int | None = None,
+        content_type: str | None = None,
+        response_topic: str | None = None,
+        correlation_data: bytes | None = None,
+        subscription_identifier: tuple[int, ...] = (),
+        session_expiry_interval: int | None = None,
+        assigned_client_identifier: str | None = None,
+        server_keep_alive: int | None = None,
+        authentication_method: str | None = None,
+        authentication_data: bytes | None = None,
+        request_problem_information: bool | None = None,
+        will_delay_interval: int | None = None,
+        request_response_information: bool | None = None,
+        response_information: str | None = None,
+        server_reference: str | None = None,
+        reason_string: str | None = None,
+        receive_maximum: int | None = None,
+        topic_alias_maximum: int | None = None,
+        topic_alias: int | None = None,
+        maximum_qos: QoS | None = None,
+        retain_available: bool | None = None,
+        user_property: tuple[tuple[str, str], ...] = (),
+        maximum_packet_size: int | None = None,
+        wildcard_subscription_available: bool | None = None,
+        subscription_identifier_available: bool | None = None,
+        shared_subscription_available: bool | None = None,
+    ) -> None:
+        # Store only the properties that are present: absent ones are read from the
+        # class defaults, so a decoded or user-built value costs one small dict.
+        values: dict[str, object] = {}
+        if payload_format_indicator is not None:
+            values["payload_format_indicator"] = payload_format_indicator
+        if message_expiry_interval is not None:
+            values["message_expiry_interval"] = message_expiry_interval
+        if content_type is not None:
+            values["content_type"] = content_type
+        if response_topic is not None:
+            values["response_topic"] = response_topic
+        if correlation_data is not None:
+            values["correlation_data"] = correlation_data
+        if subscription_identifier:
+            values["subscription_identifier"] = subscription_identifier
+        if session_expiry_interval is not None:
+            values["session_expiry_interval"] = session_expiry_interval
+        if assigned_client_identifier is not None:
+            values["assigned_client_identifier"] = assigned_client_identifier
+        if server_keep_alive is not None:
+            values["server_keep_alive"] = server_keep_alive
+        if authentication_method is not None:
+            values["authentication_method"] = authentication_method
+        if authentication_data is not None:
+            values["authentication_data"] = authentication_data
+        if request_problem_information is not None:
+            values["request_problem_information"] = request_problem_information
+        if will_delay_interval is not None:
+            values["will_delay_interval"] = will_delay_interval
+        if request_response_information is not None:
+            values["request_response_information"] = request_response_information
+        if response_information is not None:
+            values["response_information"] = response_information
+        if server_reference is not None:
+            values["server_reference"] = server_reference
+        if reason_string is not None:
+            values["reason_string"] = reason_string
+        if receive_maximum is not None:
+            values["receive_maximum"] = receive_maximum
+        if topic_alias_maximum is not None:
+            values["topic_alias_maximum"] = topic_alias_maximum
+        if topic_alias is not None:
+            values["topic_alias"] = topic_alias
+        if maximum_qos is not None:
+            values["maximum_qos"] = maximum_qos
+        if retain_available is not None:
+            values["retain_available"] = retain_available
+        if user_property:
+            values["user_property"] = user_property
+        if maximum_packet_size is not None:
+            values["maximum_packet_size"] = maximum_packet_size
+        if wildcard_subscription_available is not None:
+            values["wildcard_subscription_available"] = wildcard_subscription_available
+        if subscription_identifier_available is not None:
+            values["subscription_identifier_available"] = subscription_identifier_available
+        if shared_subscription_available is not None:
+            values["shared_subscription_available"] = shared_subscription_available
+        _set_attribute(self, "__dict__", values)
+
     def __repr__(self) -> str:
         # Only the properties that are present: a full listing of 27 fields
         # would drown every packet repr.
@@ -105,6 +204,21 @@ class Properties:
             if (value := getattr(self, name)) is not None and value != ()
         )
         return f"Properties({present})"
+
+    def present(self) -> dict[str, object]:
+        """Return the properties that are present, by field name, in encoding order."""
+        return dict(self.__dict__)
+
+
+def properties_from_dict(values: dict[str, object]) -> Properties:
+    """Build a :class:`Properties` from present values, keyed by field name.
+
+    For the codec, which has already validated every value: the dict is
+    adopted as is, no copy and no check.
+    """
+    instance = _new(Properties)
+    _set_attribute(instance, "__dict__", values)
+    return instance
 
 
 _FIELD_NAMES: Final = tuple(f.name for f in fields(Properties))
