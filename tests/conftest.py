@@ -18,7 +18,7 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,11 +31,9 @@ for _path in (str(ROOT), str(TESTS)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from support.broker import Mosquitto  # noqa: E402
+from support.broker import Mosquitto, MosquittoFactory  # noqa: E402
 from support.certs import TLSMaterial  # noqa: E402
 from support.quic_relay import QuicRelay  # noqa: E402
-
-MosquittoFactory = Callable[..., Mosquitto]
 
 MARKERS = (
     "quic: uses the QUIC relay (aioquic) in front of the private broker",

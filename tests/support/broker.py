@@ -25,7 +25,7 @@ import signal
 import ssl
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 
@@ -330,3 +330,7 @@ class Mosquitto:
             "",
         ]
         return "\n".join(lines)
+
+
+#: The ``mosquitto_factory`` fixture: keyword arguments of `Mosquitto`, returns a started broker.
+MosquittoFactory = Callable[..., Mosquitto]

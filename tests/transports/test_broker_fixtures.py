@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import Callable
 
 import pytest
-from support.broker import Mosquitto
+from support.broker import Mosquitto, MosquittoFactory
 from support.raw_mqtt import CONNACK_ACCEPTED, CONNECT_311, PacketReader, connect, subscribe
 
 TIMEOUT = 10.0
@@ -90,7 +89,7 @@ def test_restart_keeps_sessions_only_when_graceful(mosquitto: Mosquitto, kill: b
 
 
 def test_factory_applies_extra_configuration(
-    mosquitto_factory: Callable[..., Mosquitto], mosquitto: Mosquitto
+    mosquitto_factory: MosquittoFactory, mosquitto: Mosquitto
 ) -> None:
     broker = mosquitto_factory(allow_anonymous=False)
     assert broker.tcp_port != mosquitto.tcp_port
@@ -98,7 +97,7 @@ def test_factory_applies_extra_configuration(
     assert _connack_over_tcp(broker) == b"\x20\x02\x00\x05"
 
 
-def test_factory_mutual_tls(mosquitto_factory: Callable[..., Mosquitto]) -> None:
+def test_factory_mutual_tls(mosquitto_factory: MosquittoFactory) -> None:
     broker = mosquitto_factory(require_certificate=True)
     with_cert = broker.client_ssl_context(client_cert=True)
     raw = socket.create_connection((broker.host, broker.ssl_port), timeout=TIMEOUT)
