@@ -116,8 +116,11 @@ class EventHandle:
         self, measurements: Mapping[str, Any], metadata: Mapping[str, Any] = EMPTY
     ) -> None:
         """Emit this event: same semantics as :func:`execute`, without the table lookup."""
+        handlers = self.handlers
+        if not handlers:
+            return
         name = self.name
-        for function, config, handler in self.handlers:
+        for function, config, handler in handlers:
             try:
                 function(name, measurements, metadata, config)
             except Exception as exc:
