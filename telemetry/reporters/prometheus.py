@@ -17,7 +17,8 @@ Names are the metric's segments joined by ``_`` (characters Prometheus does not 
 and set ``event_name`` and ``measurement`` explicitly. Tags become labels; a ``tags`` function
 fixes the label names from the first event it sees. The reporter owns a fresh
 ``CollectorRegistry`` unless one is passed in. Series of a client that went away are removed
-with :meth:`PrometheusReporter.remove_series`.
+with :meth:`PrometheusReporter.remove_series`; at most ``max_series`` label sets are kept per
+metric (events that would add more are skipped and counted).
 """
 
 from __future__ import annotations
@@ -90,8 +91,13 @@ class PrometheusReporter(Reporter):
         *,
         registry: CollectorRegistry | None = None,
         namespace: str = "",
+        max_series: int = 10_000,
     ) -> None:
         super().__init__(metrics)
+        if max_series < 1:
+            raise ValueError(f"max_series must be at least 1, got {max_series}")
+        self.max_series = max_series
+        """Label sets kept per metric; events that would add more are skipped and counted."""
         self.registry = registry if registry is not None else CollectorRegistry()
         self.namespace = namespace
         self._lock = threading.Lock()
@@ -166,6 +172,9 @@ class PrometheusReporter(Reporter):
         child: Any = series.children.get(values)
         if child is None:
             assert series.collector is not None
+            if len(series.children) >= self.max_series:
+                # Tag values can come from a peer (a server-assigned client id): bound memory.
+                raise OverflowError(f"{metric.full_name} has {self.max_series} series already")
             child = series.children[values] = series.collector.labels(*values)
         operation = series.operation
         if operation == "count":

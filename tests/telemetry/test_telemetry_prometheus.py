@@ -140,3 +140,20 @@ def test_names_and_labels_are_sanitised() -> None:
         telemetry.execute(("w",), {"n": 1}, {"client-id": b"\xffbytes"})
         text = reporter.generate_latest().decode()
         assert 'weird_name_total{client_id="\ufffdbytes"} 1.0' in text
+
+
+def test_series_per_metric_are_bounded() -> None:
+    metric = tm.counter("b.c", event_name=("b",), measurement="n", tags=["client_id"])
+    with PrometheusReporter([metric], max_series=3) as reporter:
+        for i in range(5):
+            telemetry.execute(("b",), {"n": 1}, {"client_id": f"c{i}"})
+        telemetry.execute(("b",), {"n": 1}, {"client_id": "c0"})  # existing series still count
+        text = reporter.generate_latest().decode()
+        assert 'b_c_total{client_id="c0"} 2.0' in text
+        assert 'client_id="c3"' not in text
+        assert reporter.skips() == {("b.c", "OverflowError"): 2}
+        reporter.remove_series(client_id="c1")
+        telemetry.execute(("b",), {"n": 1}, {"client_id": "c4"})
+        assert 'b_c_total{client_id="c4"} 1.0' in reporter.generate_latest().decode()
+    with pytest.raises(ValueError):
+        PrometheusReporter([metric], max_series=0)
