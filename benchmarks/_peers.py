@@ -25,10 +25,9 @@ STALL_TIMEOUT = 60.0
 
 
 def _paho_client(client_id: str) -> paho.Client:
-    client = paho.Client(
+    return paho.Client(
         paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311
     )
-    return client
 
 
 def _paho_connect(client: paho.Client, host: str, port: int) -> None:
@@ -40,7 +39,9 @@ def _paho_connect(client: paho.Client, host: str, port: int) -> None:
         raise TimeoutError("paho did not connect")
 
 
-def paho_publish(host: str, port: int, topic: str, payload: bytes, count: int, qos: int) -> float:
+def paho_publish(
+    host: str, port: int, topic: str, payload: bytes, *, count: int, qos: int
+) -> float:
     """QoS 0: ``count`` messages and a QoS 1 fence; QoS 1/2: until every ack."""
     client = _paho_client(f"paho-pub{qos}")
     _paho_connect(client, host, port)
@@ -144,7 +145,7 @@ async def _gmqtt_client(client_id: str, host: str, port: int) -> gmqtt.Client:
 
 
 async def gmqtt_publish(
-    host: str, port: int, topic: str, payload: bytes, count: int, qos: int
+    host: str, port: int, topic: str, payload: bytes, *, count: int, qos: int
 ) -> float:
     """QoS 0: ``count`` messages and a QoS 1 fence; QoS 1/2: until the store is empty."""
     client = await _gmqtt_client(f"gmqtt-pub{qos}", host, port)

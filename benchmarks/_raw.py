@@ -59,7 +59,7 @@ def _packet_ids(count: int) -> list[int]:
 
 
 def pub_qos0(
-    host: str, port: int, topic: str, payload: bytes, count: int, client_id: str = "raw-pub0"
+    host: str, port: int, topic: str, payload: bytes, *, count: int, client_id: str = "raw-pub0"
 ) -> float:
     """Publish ``count`` QoS 0 messages then a QoS 1 fence (on its own topic, so subscribers
     of ``topic`` see exactly ``count`` messages); return seconds until the fence's PUBACK."""
@@ -85,7 +85,9 @@ def pub_qos0(
     return elapsed
 
 
-def pub_qos1(host: str, port: int, topic: str, payload: bytes, count: int, window: int) -> float:
+def pub_qos1(
+    host: str, port: int, topic: str, payload: bytes, *, count: int, window: int
+) -> float:
     """Publish ``count`` QoS 1 messages, at most ``window`` unacknowledged; seconds to the last
     PUBACK. PUBACKs are 4 bytes on 3.1.1, so counting bytes counts acknowledgements."""
     sock = open_session(host, port, "raw-pub1")
@@ -109,7 +111,9 @@ def pub_qos1(host: str, port: int, topic: str, payload: bytes, count: int, windo
     return elapsed
 
 
-def pub_qos2(host: str, port: int, topic: str, payload: bytes, count: int, window: int) -> float:
+def pub_qos2(
+    host: str, port: int, topic: str, payload: bytes, *, count: int, window: int
+) -> float:
     """Publish ``count`` QoS 2 messages (PUBLISH, PUBREC, PUBREL, PUBCOMP), at most ``window``
     flows open; seconds to the last PUBCOMP."""
     sock = open_session(host, port, "raw-pub2")
@@ -203,7 +207,7 @@ class RawSubscriber:
 
 def flood(host: str, port: int, topic: str, payload: bytes, count: int) -> None:
     """Publish ``count`` QoS 0 messages as fast as possible, then a QoS 1 fence."""
-    pub_qos0(host, port, topic, payload, count, "raw-flood")
+    pub_qos0(host, port, topic, payload, count=count, client_id="raw-flood")
 
 
 def connect_cycles(host: str, port: int, count: int) -> float:

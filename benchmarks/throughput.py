@@ -42,6 +42,12 @@ for _path in (str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
+import _emqtt  # noqa: E402
+import _peers  # noqa: E402
+import _raw  # noqa: E402
+from support.broker import Mosquitto  # noqa: E402
+from support.certs import TLSMaterial  # noqa: E402
+
 TOPIC = "bench/throughput"
 PAYLOAD = bytes(range(64))
 #: Unacknowledged publishes the raw reference and the asyncio client keep in flight: the
@@ -77,25 +83,19 @@ def run_worker(client: str, scenario: str, host: str, port: int, count: int) -> 
 
 def _publish(client: str, host: str, port: int, count: int, qos: int) -> float:
     if client == "raw":
-        import _raw
-
         if qos == 0:
-            return _raw.pub_qos0(host, port, TOPIC, PAYLOAD, count)
+            return _raw.pub_qos0(host, port, TOPIC, PAYLOAD, count=count)
         if qos == 1:
-            return _raw.pub_qos1(host, port, TOPIC, PAYLOAD, count, QOS1_WINDOW)
-        return _raw.pub_qos2(host, port, TOPIC, PAYLOAD, count, QOS2_WINDOW)
+            return _raw.pub_qos1(host, port, TOPIC, PAYLOAD, count=count, window=QOS1_WINDOW)
+        return _raw.pub_qos2(host, port, TOPIC, PAYLOAD, count=count, window=QOS2_WINDOW)
     if client == "paho":
-        import _peers
-
-        return _peers.paho_publish(host, port, TOPIC, PAYLOAD, count, qos)
+        return _peers.paho_publish(host, port, TOPIC, PAYLOAD, count=count, qos=qos)
     if client == "gmqtt":
-        import _peers
-
-        return asyncio.run(_peers.gmqtt_publish(host, port, TOPIC, PAYLOAD, count, qos))
-    import _emqtt
-
+        return asyncio.run(_peers.gmqtt_publish(host, port, TOPIC, PAYLOAD, count=count, qos=qos))
     window = QOS2_WINDOW if qos == 2 else QOS1_WINDOW
-    return asyncio.run(_emqtt.publish(host, port, TOPIC, PAYLOAD, count, qos, window))
+    return asyncio.run(
+        _emqtt.publish(host, port, TOPIC, PAYLOAD, count=count, qos=qos, window=window)
+    )
 
 
 def _ready() -> None:
@@ -106,12 +106,8 @@ def _ready() -> None:
 def _receive(client: str, host: str, port: int, count: int) -> tuple[int, float]:
     if client in ("raw", "paho"):
         if client == "raw":
-            import _raw
-
             sub: _raw.RawSubscriber | _peers.PahoSubscriber = _raw.RawSubscriber(host, port, TOPIC)
         else:
-            import _peers
-
             sub = _peers.PahoSubscriber(host, port, TOPIC)
         _ready()
         result = sub.receive(count, IDLE_TIMEOUT)
@@ -120,16 +116,12 @@ def _receive(client: str, host: str, port: int, count: int) -> tuple[int, float]
 
     async def run_async() -> tuple[int, float]:
         if client == "gmqtt":
-            import _peers
-
             gsub = _peers.GmqttSubscriber()
             await gsub.start(host, port, TOPIC)
             _ready()
             result = await gsub.receive(count, IDLE_TIMEOUT)
             await gsub.close()
             return result
-        import _emqtt
-
         return await _emqtt.receive(host, port, TOPIC, count, IDLE_TIMEOUT, _ready)
 
     return asyncio.run(run_async())
@@ -137,19 +129,11 @@ def _receive(client: str, host: str, port: int, count: int) -> tuple[int, float]
 
 def _connect(client: str, host: str, port: int, count: int) -> float:
     if client == "raw":
-        import _raw
-
         return _raw.connect_cycles(host, port, count)
     if client == "paho":
-        import _peers
-
         return _peers.paho_connect_cycles(host, port, count)
     if client == "gmqtt":
-        import _peers
-
         return asyncio.run(_peers.gmqtt_connect_cycles(host, port, count))
-    import _emqtt
-
     return asyncio.run(_emqtt.connect_cycles(host, port, count))
 
 
@@ -185,8 +169,6 @@ def measure(client: str, scenario: str, host: str, port: int, count: int) -> dic
             line = worker.stdout.readline()
             if line.strip() != "READY":
                 raise RuntimeError(f"{client} worker failed before subscribing: {line!r}")
-            import _raw
-
             _raw.flood(host, port, TOPIC, PAYLOAD, count)
         out, _ = worker.communicate(timeout=180)
     finally:
@@ -263,9 +245,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     rounds = args.rounds or (3 if args.quick else 5)
     scale = args.scale if args.scale is not None else (0.2 if args.quick else 1.0)
     counts = {s: max(10, int(n * scale)) for s, n in COUNTS.items()}
-
-    from support.broker import Mosquitto
-    from support.certs import TLSMaterial
 
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="emqtt-bench-") as tmp:
