@@ -20,7 +20,6 @@ from typing import Final, final
 
 from .enums import PacketType, QoS
 
-_new = object.__new__
 _set_attribute = object.__setattr__
 
 __all__ = [
@@ -47,7 +46,8 @@ class Properties:
     therefore stores only the properties that are present, and an absent one
     reads as its class default at the same speed as a stored one. This is why
     the class has no ``__slots__``: filling 27 slots on every decoded packet
-    would cost more than the rest of decoding it.
+    would cost more than the rest of decoding it. The codec relies on this:
+    ``vars(properties)`` holds exactly the properties that are present.
     """
 
     payload_format_indicator: int | None = None
@@ -208,17 +208,6 @@ class Properties:
     def present(self) -> dict[str, object]:
         """Return the properties that are present, by field name, in encoding order."""
         return dict(self.__dict__)
-
-
-def properties_from_dict(values: dict[str, object]) -> Properties:
-    """Build a :class:`Properties` from present values, keyed by field name.
-
-    For the codec, which has already validated every value: the dict is
-    adopted as is, no copy and no check.
-    """
-    instance = _new(Properties)
-    _set_attribute(instance, "__dict__", values)
-    return instance
 
 
 _FIELD_NAMES: Final = tuple(f.name for f in fields(Properties))
