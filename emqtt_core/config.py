@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .enums import ProtocolVersion, QoS
+from .enums import ProtocolVersion
 from .exceptions import UsageError
 from .packets import Will
 from .properties import NO_PROPERTIES
@@ -85,7 +85,8 @@ class ClientConfig:
     Announced to the server on MQTT 5 and enforced on every version."""
 
     topic_alias_maximum: int = 16
-    """MQTT 5: how many topic aliases the server may define towards us."""
+    """MQTT 5: how many topic aliases the server may define towards us
+    (ignored on 3.x, which has no aliases)."""
 
     request_response_information: bool = False
     request_problem_information: bool = True
@@ -126,7 +127,12 @@ class ClientConfig:
     client identifier when one is needed and none was given."""
 
     def __post_init__(self) -> None:
-        version = ProtocolVersion(self.protocol_version)
+        try:
+            version = ProtocolVersion(self.protocol_version)
+        except ValueError:
+            raise UsageError(
+                f"protocol_version must be 3, 4 or 5, not {self.protocol_version!r}"
+            ) from None
         object.__setattr__(self, "protocol_version", version)
         v5 = version is ProtocolVersion.MQTT_5
         _check_range("keep_alive", self.keep_alive, 0, _TWO_BYTE_MAX)
@@ -153,8 +159,8 @@ class ClientConfig:
             raise UsageError("MQTT 3.x sends a password only with a username")
         if self.will is not None:
             validate_topic_name(self.will.topic)
-            if QoS(self.will.qos) > QoS.EXACTLY_ONCE:  # pragma: no cover - QoS() rejects 3
-                raise UsageError("will qos must be 0, 1 or 2")
+            if not _is_qos(self.will.qos):
+                raise UsageError(f"will qos must be 0, 1 or 2, not {self.will.qos!r}")
         if not v5:
             self._check_v5_only()
         elif self.authentication_data is not None and self.authentication_method is None:
@@ -194,3 +200,7 @@ class ClientConfig:
 def _check_range(name: str, value: int, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise UsageError(f"{name} must be an integer from {low} to {high}, not {value!r}")
+
+
+def _is_qos(value: object) -> bool:
+    return not isinstance(value, bool) and value in (0, 1, 2)
