@@ -102,6 +102,58 @@ class PublishCompleted:
     properties: Properties = NO_PROPERTIES
 
 
+class _PublishCompletedFields:
+    """PublishCompleted's slots, writable: filled with plain stores, then given
+    the frozen class, which yields exactly the value ``PublishCompleted(...)``
+    would have built.  A frozen dataclass sets each field through
+    ``object.__setattr__``, which costs as much as the rest of completing a
+    publish; the codec builds decoded packets the same way."""
+
+    __slots__ = ("packet_id", "properties", "qos", "reason_code", "ticket")
+
+    def __init__(
+        self,
+        ticket: int,
+        qos: QoS,
+        packet_id: int | None,
+        reason_code: ReasonCode,
+        properties: Properties,
+    ) -> None:
+        self.ticket = ticket
+        self.qos = qos
+        self.packet_id = packet_id
+        self.reason_code = reason_code
+        self.properties = properties
+        self.__class__ = PublishCompleted  # type: ignore[assignment]  # noqa: PLE0237
+
+
+def publish_completed(
+    ticket: int,
+    qos: QoS,
+    packet_id: int | None,
+    reason_code: ReasonCode = ReasonCode.SUCCESS,
+    properties: Properties = NO_PROPERTIES,
+) -> PublishCompleted:
+    """Build a :class:`PublishCompleted` on the engine's hot path."""
+    return _PublishCompletedFields(ticket, qos, packet_id, reason_code, properties)  # type: ignore[return-value]
+
+
+class _MessageReceivedFields:
+    """MessageReceived's slots, writable (see :class:`_PublishCompletedFields`)."""
+
+    __slots__ = ("message", "needs_ack")
+
+    def __init__(self, message: Publish, needs_ack: bool) -> None:
+        self.message = message
+        self.needs_ack = needs_ack
+        self.__class__ = MessageReceived  # type: ignore[assignment]  # noqa: PLE0237
+
+
+def message_received(message: Publish, needs_ack: bool = False) -> MessageReceived:
+    """Build a :class:`MessageReceived` on the engine's hot path."""
+    return _MessageReceivedFields(message, needs_ack)  # type: ignore[return-value]
+
+
 @final
 @dataclass(frozen=True, slots=True)
 class PublishFailed:

@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import Any, Final, NamedTuple, final
 
 from .codec import MAX_PACKET_SIZE, Decoder, encode
+from .codec import _PublishFields as _new_publish
 from .config import ClientConfig
 from .enums import PacketType, ProtocolVersion, QoS
 from .events import (
@@ -31,13 +32,13 @@ from .events import (
     Connected,
     ConnectionClosed,
     Event,
-    MessageReceived,
     PongReceived,
-    PublishCompleted,
     PublishFailed,
     Reauthenticated,
     Subscribed,
     Unsubscribed,
+    message_received,
+    publish_completed,
 )
 from .exceptions import (
     ConnectionClosedError,
@@ -121,6 +122,13 @@ _RECV_INPUTS: Final[dict[type, Input]] = {
     UnsubAck: Input.RECV_UNSUBACK,
     PingResp: Input.RECV_PINGRESP,
     Disconnect: Input.RECV_DISCONNECT,
+}
+
+
+# The packet classes each state accepts from the server, from the table.
+_RECEIVABLE: Final[dict[SessionState, frozenset[type]]] = {
+    state: frozenset(cls for cls, event in _RECV_INPUTS.items() if (state, event) in TRANSITIONS)
+    for state in SessionState
 }
 
 
@@ -316,8 +324,7 @@ class ClientSession:
             decoder.feed(data)
             while (packet := decoder.next_packet()) is not None:
                 cls = type(packet)
-                event = _RECV_INPUTS.get(cls)
-                if event is None or (self._state, event) not in TRANSITIONS:
+                if cls not in _RECEIVABLE[self._state]:
                     raise ProtocolError(
                         f"unexpected {cls.__name__} while {self._state.value}",
                         ReasonCode.PROTOCOL_ERROR,
@@ -389,7 +396,7 @@ class ClientSession:
         if self._out_qos0:
             events = self._events
             for ticket in self._out_qos0:
-                events.append(PublishCompleted(ticket, QoS.AT_MOST_ONCE, None))
+                events.append(publish_completed(ticket, QoS.AT_MOST_ONCE, None))
             self._out_qos0.clear()
         if self._out_records:
             self._sent_records.extend(self._out_records)
@@ -836,7 +843,7 @@ class ClientSession:
             packet = self._resolve_alias(packet, alias)
         qos = packet.qos
         if qos is QoS.AT_MOST_ONCE:
-            self._events.append(MessageReceived(packet))
+            self._events.append(message_received(packet))
             return
         packet_id = packet.packet_id
         assert packet_id is not None
@@ -844,12 +851,12 @@ class ClientSession:
             if packet_id in self._in_unacked:
                 return  # a resend of a message the application has not acked yet
             if self._config.auto_ack:
-                self._events.append(MessageReceived(packet))
+                self._events.append(message_received(packet))
                 self._queue_packet(PubAck(packet_id=packet_id))
                 return
             self._count_inbound(packet_id)
             self._in_unacked.add(packet_id)
-            self._events.append(MessageReceived(packet, True))
+            self._events.append(message_received(packet, True))
             return
         pubrec_sent = self._in_qos2.get(packet_id)
         if pubrec_sent is not None:
@@ -861,11 +868,11 @@ class ClientSession:
         self._count_inbound(packet_id)
         if self._config.auto_ack:
             self._in_qos2[packet_id] = True
-            self._events.append(MessageReceived(packet))
+            self._events.append(message_received(packet))
             self._queue_packet(PubRec(packet_id=packet_id))
         else:
             self._in_qos2[packet_id] = False
-            self._events.append(MessageReceived(packet, True))
+            self._events.append(message_received(packet, True))
 
     def _on_puback(self, packet: PubAck, now: float) -> None:
         packet_id = packet.packet_id
@@ -874,7 +881,7 @@ class ClientSession:
             raise ProtocolError(f"PUBACK for unknown packet id {packet_id}")
         del self._inflight[packet_id]
         self._events.append(
-            PublishCompleted(
+            publish_completed(
                 entry.ticket,
                 QoS.AT_LEAST_ONCE,
                 packet_id,
@@ -898,7 +905,7 @@ class ClientSession:
             # [MQTT-4.4.0-2] acknowledged with an error: no PUBREL, no resend.
             del self._inflight[packet_id]
             self._events.append(
-                PublishCompleted(
+                publish_completed(
                     entry.ticket,
                     QoS.EXACTLY_ONCE,
                     packet_id,
@@ -923,7 +930,7 @@ class ClientSession:
             raise ProtocolError(f"PUBCOMP for unknown packet id {packet_id}")
         del self._inflight[packet_id]
         self._events.append(
-            PublishCompleted(
+            publish_completed(
                 entry.ticket,
                 QoS.EXACTLY_ONCE,
                 packet_id,
@@ -1234,14 +1241,11 @@ class ClientSession:
         wire_topic, wire_props, new_alias = (
             self._alias_for(topic, props) if self._server_alias_maximum else (topic, props, 0)
         )
-        packet = Publish(
-            topic=wire_topic,
-            payload=payload,
-            qos=qos,
-            retain=retain,
-            packet_id=packet_id,
-            properties=wire_props,
-        )
+        # Built the way the codec builds decoded packets: the frozen
+        # dataclass's own __init__ costs as much as encoding the packet.
+        packet: Publish = _new_publish(
+            wire_topic, payload, qos, retain, False, packet_id, wire_props
+        )  # type: ignore[assignment]
         data = encode(packet, self._version)
         limit = self._server_maximum_packet_size
         if limit is not None and len(data) > limit:

@@ -41,6 +41,11 @@ __all__ = ["TRANSITIONS", "Input", "SessionState"]
 class SessionState(enum.Enum):
     """The state of the session's current network connection."""
 
+    # Members are singletons compared by identity; hashing them by identity
+    # (in C) instead of by name (Enum's Python-level __hash__) takes a lookup
+    # in the table off the per-packet cost.
+    __hash__ = object.__hash__
+
     DISCONNECTED = "disconnected"
     CONNECTING = "connecting"
     AUTHENTICATING = "authenticating"
@@ -50,6 +55,8 @@ class SessionState(enum.Enum):
 
 class Input(enum.Enum):
     """What can happen to the session: commands, packets, timers, transport."""
+
+    __hash__ = object.__hash__  # as SessionState's
 
     # Commands from the caller.
     SEND_CONNECT = "connect()"
