@@ -78,6 +78,7 @@ def quic_configuration(
     *,
     server_name: str | None = None,
     verify: bool = True,
+    verify_mode: ssl.VerifyMode | None = None,
     cafile: StrPath | None = None,
     capath: StrPath | None = None,
     cadata: bytes | None = None,
@@ -95,6 +96,8 @@ def quic_configuration(
         host: The server connected to; the default ``server_name``.
         server_name: Name for SNI and for checking the certificate (a DNS name or an address).
         verify: Verify the server certificate and its name. False is insecure (testing only).
+        verify_mode: The same as an `ssl.VerifyMode` (as aioquic and `ssl` spell it):
+            ``CERT_NONE`` means ``verify=False``; it overrides ``verify`` when given.
         cafile: PEM file of CAs to trust. Without any CA option the ``certifi`` bundle is used.
         capath: Directory of CA certificates to trust.
         cadata: PEM bytes of CAs to trust.
@@ -111,6 +114,8 @@ def quic_configuration(
     Raises:
         ValueError: Conflicting or invalid options.
     """
+    if verify_mode is not None:
+        verify = verify_mode != ssl.CERT_NONE
     if idle_timeout is None:
         idle_timeout = 3 * keepalive if keepalive > 0 else 3 * DEFAULT_KEEPALIVE
     if idle_timeout <= 0:

@@ -105,6 +105,8 @@ class _RelayConnection(QuicConnectionProtocol):
             # so the whole TCP connection is aborted, and our sending half is reset to match.
             leg = self._legs.get(event.stream_id)
             if leg is not None:
+                if isinstance(event, events.StreamReset):
+                    leg.quic_fin_received = True  # its sending half is over: no STOP_SENDING
                 self._abort_leg(leg)
         elif isinstance(event, events.ConnectionTerminated):
             for leg in list(self._legs.values()):

@@ -126,6 +126,8 @@ def test_configuration_defaults_follow_emqtt() -> None:
     assert quic_configuration("h", keepalive=0).idle_timeout == 180.0
     assert quic_configuration("h", idle_timeout=5).idle_timeout == 5
     assert quic_configuration("h", server_name="other").server_name == "other"
+    assert quic_configuration("h", verify_mode=ssl.CERT_NONE).verify_mode == ssl.CERT_NONE
+    assert quic_configuration("h", verify_mode=ssl.CERT_REQUIRED).verify_mode == ssl.CERT_REQUIRED
 
 
 def test_configuration_rejects_bad_options() -> None:
@@ -396,6 +398,20 @@ def test_broker_close_reaches_the_client_as_fin(quic_relay: QuicRelay) -> None:
     assert transport.error is None and not _closed(transport)
     driver.close()
     assert transport.error is None
+
+
+def test_client_reset_is_mirrored_by_the_relay(quic_relay: QuicRelay) -> None:
+    driver = _connected(_driver(quic_relay))
+    transport = driver.transport
+    assert isinstance(transport, QuicTransport)
+    # An abrupt end (RESET_STREAM) aborts the relay's TCP connection, which resets the
+    # stream back: unlike a FIN (see above), the client sees an error.
+    transport.connection.reset_stream(0, 0x5)
+    driver.flush()
+    driver.wait_until(lambda: transport.eof_received)
+    assert isinstance(transport.error, TransportClosed)
+    assert "reset" in str(transport.error)
+    driver.sock.close()
 
 
 def test_one_tcp_connection_per_stream(quic_relay: QuicRelay) -> None:
