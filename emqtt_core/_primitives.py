@@ -50,11 +50,11 @@ def read_variable_byte_integer(buf: Buffer, pos: int, end: int) -> tuple[int, in
 
 def variable_byte_integer(value: int) -> bytes:
     """Encode ``value`` (0 to 268,435,455) as a variable byte integer."""
-    if value < 0x80:
+    if 0 <= value < 0x80:
         return BYTES[value]
-    if value < 0x4000:
+    if 0 < value < 0x4000:
         return bytes((value & 0x7F | 0x80, value >> 7))
-    if value > MAX_VARIABLE_BYTE_INTEGER:
+    if not 0 <= value <= MAX_VARIABLE_BYTE_INTEGER:
         raise UsageError(f"{value} does not fit in a variable byte integer")
     out = bytearray()
     while True:

@@ -36,6 +36,8 @@ def _check_string(value: str, what: str) -> None:
     # [MQTT-4.7.3-1] at least one character; [MQTT-4.7.3-2] no U+0000;
     # [MQTT-4.7.3-3] at most 65535 bytes; [MQTT-1.5.4-1] well formed UTF-8 (no
     # surrogate code points, which the encoder refuses).
+    if not isinstance(value, str):
+        raise UsageError(f"{what} must be a str, not {type(value).__name__}")
     if not value:
         raise UsageError(f"{what} must not be empty [MQTT-4.7.3-1]")
     if "\x00" in value:
