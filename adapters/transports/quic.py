@@ -290,7 +290,10 @@ class QuicTransport(BaseTransport):
         if self._closing or self.closed:
             return
         self._closing = True
-        if not self.established or self.eof_received or self._stream_id is None:
+        if self._stream_id is None:  # never started: nothing was sent, nothing to close
+            self.closed = True
+            return
+        if not self.established or self.eof_received:
             self._end_stream()
             self._close_connection()
             return

@@ -65,8 +65,12 @@ def _closed(transport: Transport) -> bool:
 class MemoryQuicServer:
     """An aioquic server connection wired to a client transport in memory, in virtual time."""
 
-    def __init__(self, client: QuicTransport, tls: TLSMaterial, alpn: str = "mqtt") -> None:
-        configuration = QuicConfiguration(is_client=False, alpn_protocols=[alpn])
+    def __init__(
+        self, client: QuicTransport, tls: TLSMaterial, alpn: str | None = "mqtt"
+    ) -> None:
+        configuration = QuicConfiguration(
+            is_client=False, alpn_protocols=None if alpn is None else [alpn]
+        )
         configuration.load_cert_chain(tls.server_cert_file, tls.server_key_file)
         self.client = client
         self.server: QuicConnection | None = None
@@ -162,6 +166,24 @@ def test_open_udp_socket_binds_loopback_for_a_loopback_server() -> None:
         open_udp_socket(("localhost", 14567))
 
 
+def test_close_before_start_needs_nothing_sent() -> None:
+    transport = QuicTransport(quic_configuration("localhost"), SERVER_ADDRESS)
+    transport.close(0.0)
+    assert transport.closed and transport.error is None
+    assert transport.wire_to_send(0.0) == []
+
+
+def test_close_during_the_handshake_sends_connection_close() -> None:
+    transport = QuicTransport(quic_configuration("localhost"), SERVER_ADDRESS)
+    transport.start(0.0)
+    transport.wire_to_send(0.0)
+    transport.close(0.1)
+    assert not _closed(transport)
+    assert transport.wire_to_send(0.1)  # the CONNECTION_CLOSE
+    assert _closed(transport) and transport.error is None
+    assert transport.get_timer() is None
+
+
 # -- virtual time, no server ------------------------------------------------------------------
 
 
@@ -197,6 +219,39 @@ def test_alpn_other_than_mqtt_is_refused(tls_material: TLSMaterial) -> None:
     assert not client.established
     assert isinstance(client.error, HandshakeFailed)
     assert client.closed
+
+
+def test_server_without_alpn_is_refused(tls_material: TLSMaterial) -> None:
+    client = QuicTransport(
+        quic_configuration("localhost", cafile=tls_material.ca_file), SERVER_ADDRESS
+    )
+    pair = MemoryQuicServer(client, tls_material, alpn=None)
+    pair.handshake()
+    assert not client.established
+    assert isinstance(client.error, HandshakeFailed)
+    assert "ALPN" in str(client.error)
+    pair.exchange(rounds=1)
+    assert client.closed
+
+
+def test_idle_timeout_after_the_handshake(tls_material: TLSMaterial) -> None:
+    client = QuicTransport(
+        quic_configuration("localhost", cafile=tls_material.ca_file, idle_timeout=30.0),
+        SERVER_ADDRESS,
+    )
+    pair = MemoryQuicServer(client, tls_material)
+    pair.handshake()
+    assert client.established
+    now = pair.now
+    while not client.closed:  # the server went silent
+        timer = client.get_timer()
+        assert timer is not None
+        now = timer
+        client.handle_timer(now)
+        client.wire_to_send(now)
+    assert isinstance(client.error, TransportClosed)
+    assert "idle" in str(client.error).lower()
+    assert now >= 30.0
 
 
 def test_data_before_the_handshake_waits_in_the_stream(tls_material: TLSMaterial) -> None:
