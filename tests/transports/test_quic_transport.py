@@ -11,6 +11,7 @@ import pytest
 from aioquic.quic import events
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
+from support.broker import Mosquitto
 from support.certs import TLSMaterial
 from support.driver import TransportDriver
 from support.net import free_tcp_port
@@ -475,6 +476,33 @@ def test_one_tcp_connection_per_stream(quic_relay: QuicRelay) -> None:
     second = _connected(_driver(quic_relay))
     assert quic_relay.tcp_connections_opened == before + 2
     first.close()
+    second.close()
+
+
+def test_relay_opens_one_tcp_connection_per_stream_of_a_connection(
+    quic_relay: QuicRelay,
+) -> None:
+    driver = _connected(_driver(quic_relay))
+    transport = driver.transport
+    assert isinstance(transport, QuicTransport)
+    before = quic_relay.tcp_connections_opened
+    data_stream = transport.connection.get_next_available_stream_id()
+    assert data_stream == 4  # the next client-initiated bidirectional stream
+    transport.connection.send_stream_data(data_stream, CONNECT_311)
+    driver.flush()
+    driver.wait_until(lambda: quic_relay.tcp_connections_opened == before + 1)
+    driver.send(PINGREQ)  # the control stream is unaffected
+    assert driver.read_packet() == PINGRESP
+    driver.close()
+
+
+def test_relay_reaches_a_restarted_broker(quic_relay: QuicRelay, mosquitto: Mosquitto) -> None:
+    first = _connected(_driver(quic_relay))
+    mosquitto.restart()
+    # The broker's end of the relayed TCP connection is gone: the stream ends.
+    first.wait_until(lambda: first.transport.eof_received)
+    first.close()
+    second = _connected(_driver(quic_relay))
     second.close()
 
 
