@@ -1,0 +1,106 @@
+"""Connection lifecycle decisions shared by the blocking and the async clients.
+
+The adapters differ in how they wait (threads, event loops, task groups) but not in what they
+decide: which status a client is in, what ends a client and what makes it reconnect, how a
+redirection is followed, and which error a caller sees once the client is finished. Those
+decisions live here, free of I/O, so every adapter makes them the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from adapters._driver import is_redirect
+from adapters._reconnect import ConnectPlan
+from adapters.errors import ClientClosed, ClientError, ConnackRefused, ConnectionLost
+from emqtt_core.enums import QoS
+from emqtt_core.events import ConnectionClosed, PublishCompleted
+from emqtt_core.reason_codes import ReasonCode
+
+__all__ = [
+    "CLOSE_TIMEOUT",
+    "QOS0_RESULT",
+    "Status",
+    "closed_error",
+    "follow_connack_redirect",
+    "lost_error",
+    "next_step",
+]
+
+Status = Literal["initialized", "connecting", "connected", "reconnecting", "closed"]
+
+#: The result of every QoS 0 publish made on an open connection (no acknowledgement exists).
+QOS0_RESULT: Final = PublishCompleted(0, QoS.AT_MOST_ONCE, None)
+#: Seconds the closing handshake of a connection may take before the socket is closed anyway.
+CLOSE_TIMEOUT: Final = 5.0
+
+_REDIRECT_CODES = (ReasonCode.USE_ANOTHER_SERVER, ReasonCode.SERVER_MOVED)
+
+
+def follow_connack_redirect(plan: ConnectPlan, error: BaseException) -> None:
+    """After a failed attempt: if the server refused with 0x9C/0x9D and a Server Reference,
+    make the referenced server the next one ``plan`` tries."""
+    if (
+        isinstance(error, ConnackRefused)
+        and error.server_reference
+        and error.reason_code in _REDIRECT_CODES
+    ):
+        plan.redirect(
+            error.server_reference, permanent=error.reason_code == ReasonCode.SERVER_MOVED
+        )
+
+
+def next_step(
+    plan: ConnectPlan, event: ConnectionClosed, error: ClientError | None, *, closing: bool
+) -> tuple[bool, bool]:
+    """What follows the end of an established connection.
+
+    Args:
+        plan: The client's connection plan (its policy decides about reconnection).
+        event: The engine's `ConnectionClosed`.
+        error: The adapter error describing the end (None after the client's own
+            ``disconnect``).
+        closing: The application asked to disconnect.
+
+    Returns:
+        ``(reconnect, redirected)``: whether to reconnect, and whether a redirection was
+        followed (then the next round starts at once, without backoff). When ``reconnect``
+        is False the client finishes, with ``error`` as its final error.
+    """
+    if error is None or closing or plan.policy is None:
+        return False, False
+    redirected = False
+    if is_redirect(event):
+        assert event.server_reference is not None
+        redirected = plan.redirect(
+            event.server_reference, permanent=event.reason_code == ReasonCode.SERVER_MOVED
+        )
+    return True, redirected
+
+
+def lost_error(error: ClientError) -> ConnectionLost:
+    """A fresh `ConnectionLost` for a caller, chaining the client's final ``error``.
+
+    Every caller gets its own exception object: raising one object from several threads or
+    tasks would mix their tracebacks.
+    """
+    if isinstance(error, ConnectionLost):
+        copy = ConnectionLost(
+            str(error),
+            reason_code=error.reason_code,
+            by_server=error.by_server,
+            server_reference=error.server_reference,
+        )
+    else:
+        copy = ConnectionLost(f"connection lost: {error}")
+    copy.__cause__ = error
+    return copy
+
+
+def closed_error(status: Status, final_error: ClientError | None) -> ClientClosed:
+    """The `ClientClosed` for a call on a client that is not connected (nor reconnecting)."""
+    if final_error is not None:
+        error = ClientClosed(f"the client is closed: {final_error}")
+        error.__cause__ = final_error
+        return error
+    return ClientClosed(f"the client is {status}")
