@@ -3,11 +3,11 @@
 Fixtures (all start real processes on free loopback ports):
 
 - ``tls_material`` (session): a trustme CA with server and client certificates on disk.
-- ``mosquitto`` (session): a private mosquitto with TCP, TLS, ws and wss listeners
-  (`support.broker.Mosquitto`). Tests that stop or restart it must leave it running.
+- ``mosquitto``: the session's private mosquitto with TCP, TLS, ws and wss listeners
+  (`support.broker.Mosquitto`). Tests may stop and restart it; it is running when handed out.
 - ``mosquitto_factory`` (function): ``mosquitto_factory(extra_conf=[...], ...)`` starts one
   more broker with extra configuration; it is stopped after the test.
-- ``quic_relay`` (session): a QUIC listener (ALPN mqtt) relaying streams to ``mosquitto``'s
+- ``quic_relay``: the session's QUIC listener (ALPN mqtt) relaying streams to ``mosquitto``'s
   TCP port (`support.quic_relay.QuicRelay`).
 
 The helpers live in ``tests/support`` and are importable as ``support``.
@@ -78,14 +78,25 @@ def tls_material(_broker_root: Path) -> TLSMaterial:
 
 
 @pytest.fixture(scope="session")
-def mosquitto(_broker_root: Path, tls_material: TLSMaterial) -> Iterator[Mosquitto]:
-    """The suite's private mosquitto (TCP, TLS, ws, wss), stopped at the end of the session."""
+def _mosquitto_session(_broker_root: Path, tls_material: TLSMaterial) -> Iterator[Mosquitto]:
     broker = Mosquitto(_broker_root / "mosquitto", tls_material)
     broker.start()
     try:
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture
+def mosquitto(_mosquitto_session: Mosquitto) -> Mosquitto:
+    """The suite's private mosquitto (TCP, TLS, ws, wss), shared by the whole session.
+
+    A test may stop or restart it; if one leaves it stopped (a failure half-way through a
+    restart test), it is started again, on the same ports, before the next test uses it.
+    """
+    if not _mosquitto_session.running:
+        _mosquitto_session.start()
+    return _mosquitto_session
 
 
 @pytest.fixture
@@ -126,11 +137,20 @@ def mosquitto_factory(
 
 
 @pytest.fixture(scope="session")
-def quic_relay(mosquitto: Mosquitto, tls_material: TLSMaterial) -> Iterator[QuicRelay]:
-    """A QUIC (ALPN mqtt) listener on 127.0.0.1 relaying each stream to ``mosquitto``'s TCP port."""
-    relay = QuicRelay(mosquitto.host, mosquitto.tcp_port, tls_material)
+def _quic_relay_session(
+    _mosquitto_session: Mosquitto, tls_material: TLSMaterial
+) -> Iterator[QuicRelay]:
+    broker = _mosquitto_session
+    relay = QuicRelay(broker.host, broker.tcp_port, tls_material)
     relay.start()
     try:
         yield relay
     finally:
         relay.stop()
+
+
+@pytest.fixture
+def quic_relay(_quic_relay_session: QuicRelay, mosquitto: Mosquitto) -> QuicRelay:
+    """A QUIC (ALPN mqtt) listener on 127.0.0.1 relaying each stream to ``mosquitto``'s TCP port
+    (shared by the session; ``mosquitto`` is running when a test gets it)."""
+    return _quic_relay_session
