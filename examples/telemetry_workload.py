@@ -31,8 +31,10 @@ from collections.abc import Callable, Sequence
 
 from adapters.asyncio import Client
 
-__all__ = ["SessionSummary", "main_with", "parse_args", "run"]
+__all__ = ["PAYLOAD", "SessionSummary", "main_with", "parse_args", "run"]
 
+#: The payload of every message the session publishes.
+PAYLOAD = b"telemetry example payload"
 TRANSPORTS = ("tcp", "ssl", "ws", "wss", "quic")
 #: Seconds the whole session may take before the example gives up.
 SESSION_TIMEOUT = 30.0
@@ -78,7 +80,6 @@ def _ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
 async def run(args: argparse.Namespace) -> SessionSummary:
     """Connect with telemetry on, publish ``args.count`` QoS 1 messages to a topic the
     client subscribed to, receive them all, disconnect."""
-    payload = b"telemetry example payload"
     async with Client(
         args.host,
         args.port,
@@ -92,7 +93,7 @@ async def run(args: argparse.Namespace) -> SessionSummary:
     ) as client:
         await client.subscribe(args.topic, qos=1)
         for _ in range(args.count):
-            await client.publish(args.topic, payload, qos=1)
+            await client.publish(args.topic, PAYLOAD, qos=1)
         received = 0
         messages = client.messages()
         while received < args.count:

@@ -1,0 +1,182 @@
+"""A short MQTT session through the asyncio client, and what the client observed of it.
+
+The tests compare the telemetry events of this session with what the client itself processed:
+the CONNACK of the connection, the SUBACK and UNSUBACK reason codes, the acknowledgements of
+its publishes and the PUBLISH packets of the messages it delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pytest
+
+from adapters.asyncio import Client, PublishResult, ReasonCodes
+from emqtt_core.codec import Decoder, encode
+from emqtt_core.events import Connected
+from emqtt_core.packets import Connect, Packet, Publish
+from telemetry.testing import CapturedEvent
+
+#: Every transport of the client; QUIC goes through the relay in front of mosquitto.
+TRANSPORTS = ("tcp", "ssl", "ws", "wss", pytest.param("quic", marks=pytest.mark.quic))
+
+
+@dataclass(frozen=True)
+class BrokerEndpoint:
+    """Where a client of one transport connects, as `Client` keyword arguments."""
+
+    transport: str
+    host: str
+    port: int
+    ssl_context: ssl.SSLContext | None
+    #: The ``connection_module`` and ``socket_type`` the events must carry.
+    connection_module: str
+    socket_type: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def client_options(self, **options: Any) -> dict[str, Any]:
+        """Keyword arguments of ``Client(**...)`` for this endpoint, plus ``options``."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "transport": self.transport,
+            "ssl_context": self.ssl_context,
+            **self.extra,
+            **options,
+        }
+
+    @property
+    def recv_event(self) -> tuple[str, str, str]:
+        """The name of the receive event on this transport."""
+        if self.socket_type == "websocket":
+            return ("emqtt", "websocket", "recv_data")
+        return ("emqtt", "socket", "recv_data")
+
+
+_MODULES = {
+    "tcp": ("adapters.transports.tcp", "tcp"),
+    "ssl": ("adapters.transports.tcp", "ssl"),
+    "ws": ("adapters.transports.websocket", "websocket"),
+    "wss": ("adapters.transports.websocket", "websocket"),
+    "quic": ("adapters.transports.quic", "quic"),
+}
+
+
+def make_endpoint(request: pytest.FixtureRequest, transport: str) -> BrokerEndpoint:
+    """The private broker's endpoint for ``transport`` (starting the QUIC relay if needed)."""
+    from support.broker import Mosquitto
+
+    broker = request.getfixturevalue("mosquitto")
+    assert isinstance(broker, Mosquitto)
+    module, socket_type = _MODULES[transport]
+    secure = transport in ("ssl", "wss", "quic")
+    context = broker.client_ssl_context() if secure else None
+    if transport == "quic":
+        relay = request.getfixturevalue("quic_relay")
+        host, port = relay.host, relay.port
+    else:
+        host = broker.host
+        port = {
+            "tcp": broker.tcp_port,
+            "ssl": broker.ssl_port,
+            "ws": broker.ws_port,
+            "wss": broker.wss_port,
+        }[transport]
+    return BrokerEndpoint(transport, host, port, context, module, socket_type)
+
+
+#: Seconds a whole session may take (a hang fails the test instead of blocking it).
+SESSION_TIMEOUT = 30.0
+#: What the session publishes to its own subscription: (QoS, payload). The last message is
+#: larger than a socket read and a WebSocket frame of the broker, so it arrives in pieces.
+PUBLISHES: tuple[tuple[int, bytes], ...] = (
+    (0, b"qos0"),
+    (1, b"qos1"),
+    (2, b"qos2"),
+    (1, bytes(range(256)) * 400),
+)
+PASSWORD = "pw-" + uuid.uuid4().hex
+USERNAME = "telemetry-user"
+
+SEND_DATA = ("emqtt", "socket", "send_data")
+SEND_DATA_FAILED = ("emqtt", "socket", "send_data_failed")
+SOCKET_RECV = ("emqtt", "socket", "recv_data")
+WEBSOCKET_RECV = ("emqtt", "websocket", "recv_data")
+ALL_EVENTS = (SOCKET_RECV, WEBSOCKET_RECV, SEND_DATA, SEND_DATA_FAILED)
+COMMON_KEYS = frozenset(
+    {"client_id", "socket_type", "connection_module", "protocol_version", "pid"}
+)
+
+
+@dataclass
+class Observed:
+    """What the client processed during `run_session`."""
+
+    protocol_version: int
+    client_id: str
+    connected: Connected
+    suback: ReasonCodes
+    results: list[PublishResult]
+    #: The PUBLISH packets of the messages the client delivered, in order.
+    messages: list[Publish]
+    unsuback: ReasonCodes
+
+
+async def run_session(options: dict[str, Any]) -> Observed:
+    """Connect with ``options``, subscribe to a fresh topic, publish `PUBLISHES` to it,
+    receive them all, ping, unsubscribe, disconnect."""
+    return await asyncio.wait_for(_session(options), SESSION_TIMEOUT)
+
+
+async def _session(options: dict[str, Any]) -> Observed:
+    topic = f"telemetry-events/{uuid.uuid4().hex}"
+    async with Client(**options) as client:
+        suback = await client.subscribe(topic, qos=2)
+        results = [await client.publish(topic, payload, qos=qos) for qos, payload in PUBLISHES]
+        messages: list[Publish] = []
+        iterator = client.messages()
+        while len(messages) < len(PUBLISHES):
+            message = await iterator.__anext__()
+            messages.append(message.packet)
+        await client.ping()
+        unsuback = await client.unsubscribe(topic)
+        connected = client.connack
+        assert connected is not None
+        client_id = client.client_id
+        version = int(client.options.config.protocol_version)
+    return Observed(version, client_id, connected, suback, results, messages, unsuback)
+
+
+def decode_all(chunks: Iterable[bytes], protocol_version: int) -> list[Packet]:
+    """Decode a byte stream cut in ``chunks``; every byte must belong to a whole packet."""
+    decoder = Decoder(protocol_version)
+    packets: list[Packet] = []
+    for chunk in chunks:
+        decoder.feed(chunk)
+        while (packet := decoder.next_packet()) is not None:
+            packets.append(packet)
+    assert decoder.buffered == 0, f"{decoder.buffered} bytes left over after the last packet"
+    return packets
+
+
+def kinds(packets: Iterable[object]) -> Counter[str]:
+    """How many packets of each type."""
+    return Counter(type(packet).__name__ for packet in packets)
+
+
+def real_size(packet: Packet, protocol_version: int, password: bytes | None) -> int:
+    """The encoded size of a packet as it went on the wire: a CONNECT with its real password."""
+    if isinstance(packet, Connect):
+        packet = replace(packet, password=password)
+    return len(encode(packet, protocol_version))
+
+
+def named(events: Iterable[CapturedEvent], name: tuple[str, ...]) -> list[CapturedEvent]:
+    """The events called ``name``, in order."""
+    return [event for event in events if event.event_name == name]
