@@ -162,6 +162,7 @@ class Client(ClientBase):
         self._reconnected: asyncio.Future[None] | None = None
         self._closed_waiter: asyncio.Future[None] | None = None
         self._max_queued = self.options.config.max_queued
+        self._qos0_done: asyncio.Future[PublishResult] | None = None
 
     # -- properties ----------------------------------------------------------------------------
 
@@ -184,6 +185,16 @@ class Client(ClientBase):
     def endpoint(self) -> Endpoint | None:
         """The server of the current (or latest) connection."""
         return self._driver.endpoint
+
+    @property
+    def pending_messages(self) -> int:
+        """Received messages waiting in the queue for the application."""
+        return len(self._queue)
+
+    @property
+    def reading_paused(self) -> bool:
+        """Whether reading from the network is paused because the message queue is full."""
+        return self._read_paused
 
     @property
     def session(self) -> Any:
@@ -260,29 +271,30 @@ class Client(ClientBase):
         options = self.options
         protocol = _Protocol(self)
         address: Any = None
+        deadline = _Deadline(loop, options.connect_timeout)
         try:
             if options.transport == "quic":
-                address = await asyncio.wait_for(
-                    self._open_udp(endpoint, protocol), options.connect_timeout
-                )
+                address = await self._open_udp(endpoint, protocol)
             else:
-                await asyncio.wait_for(
-                    self._open_stream(endpoint, protocol), options.connect_timeout
-                )
-        except asyncio.TimeoutError as exc:
+                await self._open_stream(endpoint, protocol)
+        except asyncio.CancelledError as exc:
             self._abort(protocol)
-            raise ConnectTimeout(
-                f"opening the connection to {endpoint} took more than "
-                f"{options.connect_timeout:g} s",
-                host=endpoint.host,
-                port=endpoint.port,
-            ) from exc
+            if deadline.expired():
+                raise ConnectTimeout(
+                    f"opening the connection to {endpoint} took more than "
+                    f"{options.connect_timeout:g} s",
+                    host=endpoint.host,
+                    port=endpoint.port,
+                ) from exc
+            raise
         except (OSError, ValueError) as exc:
             self._abort(protocol)
             raise connect_error_from(exc, endpoint) from exc
         except BaseException:
             self._abort(protocol)
             raise
+        finally:
+            deadline.cancel()
         transport = protocol.transport
         assert transport is not None
         layer = make_transport(options, endpoint, address)
@@ -292,12 +304,8 @@ class Client(ClientBase):
         self._write_paused = False
         self._read_paused = False
         driver = self._driver
-        if layer.datagram:
-            assert isinstance(transport, asyncio.DatagramTransport)
-            driver.writer = transport.sendto
-        else:
-            assert isinstance(transport, asyncio.WriteTransport)
-            driver.writer = transport.write
+        # asyncio's UDP transport does not derive from DatagramTransport: look the method up.
+        driver.writer = getattr(transport, "sendto" if layer.datagram else "write")
         driver.start(layer, endpoint, loop.time(), waiter)
         self._flush()
         try:
@@ -422,8 +430,8 @@ class Client(ClientBase):
         assert loop is not None
         # The final bytes (DISCONNECT) go out before the socket closes.
         loop.call_soon(self._close_connection)
-        if self._status == "connecting":
-            return  # the connect attempt reports the error
+        if self._status in ("connecting", "closed"):
+            return  # the connect attempt reports the error; or the client is finished
         if error is None or self._closed_waiter is not None:
             self._finish(None)
             return
@@ -452,9 +460,9 @@ class Client(ClientBase):
                 waiter.set_result(None)
         if len(queue) >= self._queue_limit and not self._read_paused:
             transport = self._transport
-            if isinstance(transport, asyncio.ReadTransport | asyncio.DatagramTransport):
+            if transport is not None:
                 self._read_paused = True
-                transport.pause_reading()  # type: ignore[union-attr]
+                transport.pause_reading()  # type: ignore[attr-defined]
 
     def auth_received(self, event: AuthReceived) -> None:
         """The server continues an enhanced authentication (driver hook).
@@ -565,13 +573,22 @@ class Client(ClientBase):
             emqtt_core.exceptions.UsageError: a bad topic, payload, QoS or property.
             emqtt_core.exceptions.QueueFullError: ``max_queued`` publishes wait already.
         """
-        self._check_usable()
+        if self._status != "connected":
+            self._check_usable()
         props = None if properties is None else properties_from(properties, "PUBLISH")
         ticket = self._session.publish(topic, payload, qos=qos, retain=retain, properties=props)
         loop = self._loop
         assert loop is not None
-        future: asyncio.Future[PublishResult] = loop.create_future()
-        self._results.add_publish(ticket, future, loop.time())
+        if qos == 0 and self._status == "connected":
+            # Queued for this iteration's write: done already, as for publish() (one shared
+            # completed future: no allocation per message).
+            future = self._qos0_done
+            if future is None:
+                future = self._qos0_done = loop.create_future()
+                future.set_result(QOS0_RESULT)
+        else:
+            future = loop.create_future()
+            self._results.add_publish(ticket, future, loop.time())
         self._unflushed += len(payload)
         if self._unflushed >= FLUSH_THRESHOLD:
             self._flush()
@@ -839,6 +856,19 @@ class Client(ClientBase):
 
     # -- disconnecting -------------------------------------------------------------------------
 
+    async def abort(self) -> None:
+        """Close the network connection without DISCONNECT (emqtt's ``stop``): the server
+        treats it as a lost connection and publishes the will message. The client is
+        finished; pending operations fail with `ClientClosed`."""
+        task = self._reconnect_task
+        if task is not None and not task.done():
+            task.cancel()
+        if self._status in ("closed", "initialized"):
+            self._status = "closed"
+            return
+        self._finish(None)
+        self._close_connection()
+
     async def disconnect(
         self,
         reason_code: ReasonCode = ReasonCode.NORMAL_DISCONNECTION,
@@ -874,11 +904,43 @@ class Client(ClientBase):
             self._finish(None)
             return
         self._flush()
+        if self._closed_waiter.done():
+            # The usual case: DISCONNECT was written and the engine closed the connection.
+            self._close_connection()
+            return
         try:
             await asyncio.wait_for(asyncio.shield(self._closed_waiter), CLOSE_TIMEOUT)
         except asyncio.TimeoutError:
             self._close_connection()
             self._finish(None)
+
+
+class _Deadline:
+    """Cancels the current task after ``seconds`` unless cancelled first (what
+    ``asyncio.timeout`` does on 3.11+, without ``wait_for``'s extra task per call)."""
+
+    __slots__ = ("_expired", "_handle", "_task")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+        self._task = asyncio.current_task()
+        self._expired = False
+        self._handle = loop.call_later(seconds, self._expire)
+
+    def _expire(self) -> None:
+        self._expired = True
+        if self._task is not None:
+            self._task.cancel()
+
+    def expired(self) -> bool:
+        """Whether the deadline passed (and cancelled the task); withdraws that cancellation
+        so the task can go on (it raises a timeout instead)."""
+        if self._expired and self._task is not None and hasattr(self._task, "uncancel"):
+            self._task.uncancel()
+        return self._expired
+
+    def cancel(self) -> None:
+        """Stop the deadline."""
+        self._handle.cancel()
 
 
 class _MessageIterator:
