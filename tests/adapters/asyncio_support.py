@@ -68,3 +68,56 @@ def make_client(options: dict[str, Any], **extra: Any) -> Client:
 async def next_message(messages: AsyncIterator[Message], timeout: float = 10.0) -> Message:
     """The next message of ``messages``, or fail after ``timeout`` seconds."""
     return await asyncio.wait_for(messages.__anext__(), timeout)
+
+
+class TcpRelay:
+    """A loopback TCP relay in front of a broker whose connections the test can cut at once,
+    like a network failure: the broker keeps the sessions (it sees a lost connection)."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        #: Connections relayed so far.
+        self.connections = 0
+
+    async def start(self) -> None:
+        """Listen on a free loopback port."""
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        self._writers.update((writer, up_writer))
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (OSError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._writers.difference_update((writer, up_writer))
+
+    def sever(self) -> None:
+        """Reset every relayed connection (both sides), as a network failure would."""
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def close(self) -> None:
+        """Stop listening and cut what is left."""
+        self.sever()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
