@@ -193,8 +193,7 @@ def _decode_properties(
                     raise ProtocolError(f"{where}: {name} must not be 0", _NONZERO[name])
             elif kind is _K_PAIR:
                 # Inlined: a user property is two strings [MQTT-1.5.7].
-                if pos + 2 > stop:
-                    raise MalformedPacket(f"{where}: truncated {name}")
+                # (A name length read past ``stop`` makes ``middle`` exceed it too.)
                 middle = pos + 2 + ((buf[pos] << 8) | buf[pos + 1])
                 if middle + 2 > stop:
                     raise MalformedPacket(f"{where}: truncated {name}")
@@ -251,6 +250,9 @@ def _decode_properties(
             values[name] = value
     except UnicodeDecodeError:
         raise MalformedPacket(f"{where}: string is not well-formed UTF-8 [MQTT-1.5.4-1]") from None
+    except IndexError:
+        # Only a user property name length can be read past the end of the buffer.
+        raise MalformedPacket(f"{where}: truncated user_property") from None
     if pairs is not None:
         values["user_property"] = tuple(pairs)
     if identifiers is not None:
@@ -262,97 +264,100 @@ _new_object = object.__new__
 _unpack_uint32 = UINT32.unpack_from
 
 
-def _prefix(name: str) -> bytes:
-    for spec in PROPERTY_SPECS.values():
-        if spec.name == name:
-            return BYTES[spec.id]
-    raise AssertionError(name)  # pragma: no cover - every field has a spec
+# A property writer appends the encoded property (identifier and value) to a
+# list of byte strings, joined once per packet; it raises UsageError for a value
+# the property cannot carry.
+_Writer = Callable[[object, list[bytes]], None]
 
 
-def _encode_u16(prefix: bytes, name: str) -> Callable[[object], bytes]:
+def _write_u16(pid: int, name: str) -> _Writer:
     nonzero = name in _NONZERO
+    pack = Struct(">BH").pack
 
-    def encode(value: object) -> bytes:
+    def write(value: object, out: list[bytes]) -> None:
         try:
             if nonzero and not value:
                 raise struct.error
-            return prefix + UINT16.pack(value)
+            out.append(pack(pid, value))
         except struct.error:
             lowest = 1 if nonzero else 0
             raise UsageError(
                 f"{name} must be an int from {lowest} to 65535, not {value!r}"
             ) from None
 
-    return encode
+    return write
 
 
-def _encode_u32(prefix: bytes, name: str) -> Callable[[object], bytes]:
+def _write_u32(pid: int, name: str) -> _Writer:
     nonzero = name in _NONZERO
+    pack = Struct(">BI").pack
 
-    def encode(value: object) -> bytes:
+    def write(value: object, out: list[bytes]) -> None:
         try:
             if nonzero and not value:
                 raise struct.error
-            return prefix + UINT32.pack(value)
+            out.append(pack(pid, value))
         except struct.error:
             lowest = 1 if nonzero else 0
             raise UsageError(
                 f"{name} must be an int from {lowest} to 2**32-1, not {value!r}"
             ) from None
 
-    return encode
+    return write
 
 
-def _encode_byte(prefix: bytes, name: str) -> Callable[[object], bytes]:
-    def encode(value: object) -> bytes:
+def _write_byte(pid: int, name: str) -> _Writer:
+    encoded = (bytes((pid, 0)), bytes((pid, 1)))
+
+    def write(value: object, out: list[bytes]) -> None:
         if value not in (0, 1) or type(value) not in (int, QoS, bool):
             raise UsageError(f"{name} must be 0 or 1, not {value!r}")
-        return prefix + BYTES[value]
+        out.append(encoded[value])
 
-    return encode
+    return write
 
 
-def _encode_flag(prefix: bytes, name: str) -> Callable[[object], bytes]:
-    def encode(value: object) -> bytes:
+def _write_flag(pid: int, name: str) -> _Writer:
+    encoded = (bytes((pid, 0)), bytes((pid, 1)))
+
+    def write(value: object, out: list[bytes]) -> None:
         if type(value) is not bool:
             raise UsageError(f"{name} must be a bool, not {value!r}")
-        return prefix + BYTES[value]
+        out.append(encoded[value])
 
-    return encode
-
-
-def _encode_str(prefix: bytes, name: str) -> Callable[[object], bytes]:
-    def encode(value: object) -> bytes:
-        return prefix + encode_string(cast(str, value), name)
-
-    return encode
+    return write
 
 
-def _encode_bin(prefix: bytes, name: str) -> Callable[[object], bytes]:
-    def encode(value: object) -> bytes:
-        return prefix + encode_binary(cast(bytes, value), name)
+def _write_str(pid: int, name: str) -> _Writer:
+    prefix = BYTES[pid]
 
-    return encode
+    def write(value: object, out: list[bytes]) -> None:
+        out += (prefix, encode_string(cast(str, value), name))
+
+    return write
 
 
-def _encode_pairs(prefix: bytes, name: str) -> Callable[[object], bytes]:
-    head = Struct(">BH")
-    pid = prefix[0]
+def _write_bin(pid: int, name: str) -> _Writer:
+    prefix = BYTES[pid]
 
-    def encode(value: object) -> bytes:
-        parts = []
+    def write(value: object, out: list[bytes]) -> None:
+        out += (prefix, encode_binary(cast(bytes, value), name))
+
+    return write
+
+
+def _write_pairs(pid: int, name: str) -> _Writer:
+    head = Struct(">BH").pack
+    length = UINT16.pack
+
+    def write(value: object, out: list[bytes]) -> None:
         try:
             for key, text in value:  # type: ignore[attr-defined]
                 key_bytes = key.encode()
                 text_bytes = text.encode()
                 if "\x00" in key or "\x00" in text:
                     raise UsageError(f"{name} must not contain U+0000 [MQTT-1.5.4-2]")
-                parts.append(
-                    head.pack(pid, len(key_bytes))
-                    + key_bytes
-                    + UINT16.pack(len(text_bytes))
-                    + text_bytes
-                )
+                out += (head(pid, len(key_bytes)), key_bytes, length(len(text_bytes)), text_bytes)
         except UsageError:
             raise
         except UnicodeEncodeError:
@@ -360,38 +365,36 @@ def _encode_pairs(prefix: bytes, name: str) -> Callable[[object], bytes]:
         except (TypeError, ValueError, AttributeError, struct.error):
             # struct.error: a string over 65535 bytes.
             raise UsageError(f"{name} must be a tuple of (name, value) string pairs") from None
-        return b"".join(parts)
 
-    return encode
+    return write
 
 
-def _encode_vbis(prefix: bytes, name: str) -> Callable[[object], bytes]:
-    def encode(value: object) -> bytes:
+def _write_vbis(pid: int, name: str) -> _Writer:
+    prefix = BYTES[pid]
+
+    def write(value: object, out: list[bytes]) -> None:
         if not isinstance(value, tuple | list):
             raise UsageError(f"{name} must be a tuple of ints")
-        parts = []
         for number in value:
             if type(number) is not int or not 0 < number <= MAX_VARIABLE_BYTE_INTEGER:
                 raise UsageError(f"{name} must be from 1 to 268435455, not {number!r}")
-            parts.append(prefix + variable_byte_integer(number))
-        return b"".join(parts)
+            out += (prefix, variable_byte_integer(number))
 
-    return encode
+    return write
 
 
-_ENCODER_FACTORIES: Final = {
-    _K_BYTE: _encode_byte,
-    _K_FLAG: _encode_flag,
-    _K_U16: _encode_u16,
-    _K_U32: _encode_u32,
-    _K_VBI: _encode_vbis,
-    _K_STR: _encode_str,
-    _K_BIN: _encode_bin,
-    _K_PAIR: _encode_pairs,
+_WRITER_FACTORIES: Final = {
+    _K_BYTE: _write_byte,
+    _K_FLAG: _write_flag,
+    _K_U16: _write_u16,
+    _K_U32: _write_u32,
+    _K_VBI: _write_vbis,
+    _K_STR: _write_str,
+    _K_BIN: _write_bin,
+    _K_PAIR: _write_pairs,
 }
-_PROPERTY_ENCODERS: Final = {
-    spec.name: _ENCODER_FACTORIES[spec.type](_prefix(spec.name), spec.name)
-    for spec in PROPERTY_SPECS.values()
+_PROPERTY_WRITERS: Final = {
+    spec.name: _WRITER_FACTORIES[spec.type](spec.id, spec.name) for spec in PROPERTY_SPECS.values()
 }
 _EMPTY_PROPERTIES: Final = b"\x00"
 
@@ -405,16 +408,21 @@ def _present(properties: Properties, where: str) -> dict[str, object]:
 
 def _encode_properties(properties: Properties, allowed: frozenset[str], where: str) -> bytes:
     """Encode a property length and the properties, refusing those not ``allowed``."""
-    present = _present(properties, where)
+    present = (
+        properties.__dict__
+        if properties.__class__ is Properties
+        else _present(properties, where)  # raises the UsageError
+    )
     if not present:
         return _EMPTY_PROPERTIES
-    encoders = _PROPERTY_ENCODERS
-    parts = []
+    if not present.keys() <= allowed:
+        name = min(present.keys() - allowed)
+        raise UsageError(f"property {name} is not allowed in {where}")
+    out: list[bytes] = []
+    writers = _PROPERTY_WRITERS
     for name, value in present.items():
-        if name not in allowed:
-            raise UsageError(f"property {name} is not allowed in {where}")
-        parts.append(encoders[name](value))
-    body = b"".join(parts)
+        writers[name](value, out)
+    body = b"".join(out)
     size = len(body)
     return (BYTES[size] if size < 0x80 else variable_byte_integer(size)) + body
 
@@ -960,51 +968,6 @@ def _decode_connack(buf: Buffer, pos: int, end: int, version: ProtocolVersion) -
     return ConnAck(session_present=flags == 1, reason_code=code, properties=properties)
 
 
-def _decode_publish(buf: Buffer, pos: int, end: int, flags: int, v5: bool) -> Publish:
-    qos = (flags >> 1) & 0x03
-    if qos == 3:
-        raise MalformedPacket("PUBLISH: QoS 3 [MQTT-3.3.1-4]")
-    dup = flags & 0x08 != 0
-    if dup and not qos:
-        raise MalformedPacket("PUBLISH: DUP set on a QoS 0 message [MQTT-3.3.1-2]")
-    if pos + 2 > end:
-        raise MalformedPacket("PUBLISH: truncated topic length")
-    stop = pos + 2 + ((buf[pos] << 8) | buf[pos + 1])
-    if stop > end:
-        raise MalformedPacket("PUBLISH: truncated topic")
-    try:
-        topic = buf[pos + 2 : stop].decode("utf-8")
-    except UnicodeDecodeError:
-        raise MalformedPacket("PUBLISH: topic is not well-formed UTF-8 [MQTT-1.5.4-1]") from None
-    if "\x00" in topic:
-        raise MalformedPacket("PUBLISH: topic contains U+0000 [MQTT-1.5.4-2]")
-    if "+" in topic or "#" in topic:
-        _check_topic_name(topic, "PUBLISH")
-    pos = stop
-    packet_id = None
-    if qos:
-        pos += 2
-        if pos > end:
-            raise MalformedPacket("PUBLISH: truncated packet identifier")
-        packet_id = (buf[pos - 2] << 8) | buf[pos - 1]
-        if not packet_id:
-            raise MalformedPacket("PUBLISH: packet identifier 0 [MQTT-2.2.1-3]")
-    properties = NO_PROPERTIES
-    if v5:
-        if pos < end and buf[pos] == 0:  # the common case: no properties
-            pos += 1
-        else:
-            properties, pos = _decode_properties(buf, pos, end, _PUBLISH_TABLE, "PUBLISH")
-        if not topic and properties.topic_alias is None:
-            # [MQTT-3.3.2-1]: the topic may be empty only when a topic alias stands for it.
-            raise ProtocolError("PUBLISH: empty topic without a topic alias")
-    elif not topic:
-        _check_topic_name(topic, "PUBLISH")
-    return _new_publish(
-        topic, bytes(buf[pos:end]), _QOS[qos], flags & 0x01 == 1, dup, packet_id, properties
-    )
-
-
 def _decode_ack(
     buf: Buffer, pos: int, end: int, ptype: PacketType, version: ProtocolVersion
 ) -> PubAck | PubRec | PubRel | PubComp:
@@ -1318,15 +1281,65 @@ class Decoder:
         if end > len(buffer):
             return None
         version = self._version
-        try:
-            if first >> 4 == 3 and version is not None:
-                packet: Packet = _decode_publish(buffer, start, end, first & 0x0F, version is _V5)
-            else:
+        if first & 0xF0 != 0x30 or version is None:
+            try:
                 packet = self._decode_other(buffer, start, end, first, version)
+            except ProtocolError as exc:
+                self._fail(exc)
+            self._position = end
+            return packet
+        # PUBLISH, the packet that counts for throughput, is decoded right here.
+        try:
+            qos = (first >> 1) & 0x03
+            if qos == 3:
+                raise MalformedPacket("PUBLISH: QoS 3 [MQTT-3.3.1-4]")
+            dup = first & 0x08 != 0
+            if dup and not qos:
+                raise MalformedPacket("PUBLISH: DUP set on a QoS 0 message [MQTT-3.3.1-2]")
+            pos = start + 2
+            if pos > end:
+                raise MalformedPacket("PUBLISH: truncated topic length")
+            stop = pos + ((buffer[start] << 8) | buffer[start + 1])
+            if stop > end:
+                raise MalformedPacket("PUBLISH: truncated topic")
+            try:
+                topic = buffer[pos:stop].decode()
+            except UnicodeDecodeError:
+                raise MalformedPacket(
+                    "PUBLISH: topic is not well-formed UTF-8 [MQTT-1.5.4-1]"
+                ) from None
+            if "\x00" in topic:
+                raise MalformedPacket("PUBLISH: topic contains U+0000 [MQTT-1.5.4-2]")
+            if "+" in topic or "#" in topic:
+                _check_topic_name(topic, "PUBLISH")
+            pos = stop
+            packet_id = None
+            if qos:
+                pos += 2
+                if pos > end:
+                    raise MalformedPacket("PUBLISH: truncated packet identifier")
+                packet_id = (buffer[stop] << 8) | buffer[stop + 1]
+                if not packet_id:
+                    raise MalformedPacket("PUBLISH: packet identifier 0 [MQTT-2.2.1-3]")
+            properties = NO_PROPERTIES
+            if version is _V5:
+                if pos < end and not buffer[pos]:  # the common case: no properties
+                    pos += 1
+                else:
+                    properties, pos = _decode_properties(
+                        buffer, pos, end, _PUBLISH_TABLE, "PUBLISH"
+                    )
+                if not topic and properties.topic_alias is None:
+                    # [MQTT-3.3.2-1] an empty topic needs a topic alias to stand for it.
+                    raise ProtocolError("PUBLISH: empty topic without a topic alias")
+            elif not topic:
+                _check_topic_name(topic, "PUBLISH")
         except ProtocolError as exc:
             self._fail(exc)
         self._position = end
-        return packet
+        return _new_publish(
+            topic, bytes(buffer[pos:end]), _QOS[qos], first & 0x01 == 1, dup, packet_id, properties
+        )
 
     def _read_length(self, buffer: Buffer, position: int) -> tuple[int, int] | None:
         # The remaining length is at most 4 bytes [MQTT-1.5.5]; fewer bytes than

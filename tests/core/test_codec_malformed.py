@@ -206,6 +206,13 @@ CASES: list[tuple[str, ProtocolVersion | None, bytes, type[ProtocolError], Reaso
         MalformedPacket,
         MALFORMED,
     ),
+    (
+        "user property name length at the end of the buffer",
+        V5,
+        b"\x40\x06\x00\x01\x00\x02\x26\x00",
+        MalformedPacket,
+        MALFORMED,
+    ),
     ("truncated user property name", V5, publish_v5(b"\x26\x00\x05ab"), MalformedPacket, MALFORMED),
     (
         "truncated user property value",

@@ -1,0 +1,234 @@
+"""Codec benchmarks: emqtt_core against zmqtt, gmqtt (pure Python) and mqtt5 (Rust).
+
+One message shape, as in the project's performance baseline: a QoS 1 PUBLISH of
+a 256-byte payload to ``sensors/temperature/room1``, with two properties on MQTT 5
+(``message_expiry_interval`` and one user property) and none on MQTT 3.1.1.
+
+Decode is bytes in, the library's own packet object out, through each library's
+incremental reader where it has one (our ``Decoder``, zmqtt's ``PacketBuffer``,
+gmqtt's framing and packet handler up to ``on_message``; mqtt5 has only a one-shot
+``read``). Encode is from a packet object built beforehand to bytes.
+
+Run on demand (the normal test run ignores this directory)::
+
+    .venv/bin/python -m pytest tests/benchmarks/test_codec_bench.py --benchmark-only \\
+        -p no:cacheprovider -o addopts="" --benchmark-group-by=group
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from emqtt_core.codec import Decoder, encode
+from emqtt_core.enums import QoS
+from emqtt_core.packets import Publish
+from emqtt_core.properties import Properties
+
+TOPIC = "sensors/temperature/room1"
+PAYLOAD = bytes(range(256))
+PACKET_ID = 1234
+EXPIRY = 60
+USER_PROPERTY = ("key", "value")
+
+OURS_V5 = Publish(
+    topic=TOPIC,
+    payload=PAYLOAD,
+    qos=QoS.AT_LEAST_ONCE,
+    packet_id=PACKET_ID,
+    properties=Properties(message_expiry_interval=EXPIRY, user_property=(USER_PROPERTY,)),
+)
+OURS_V4 = Publish(topic=TOPIC, payload=PAYLOAD, qos=QoS.AT_LEAST_ONCE, packet_id=PACKET_ID)
+WIRE = {"5": encode(OURS_V5, 5), "3.1.1": encode(OURS_V4, 4)}
+
+
+def check_publish(topic: object, payload: object, packet_id: object) -> None:
+    assert topic in (TOPIC, TOPIC.encode())
+    assert payload == PAYLOAD
+    assert packet_id == PACKET_ID
+
+
+# --------------------------------------------------------------------------
+# Each library: (decode one message, encode one message), or None if it lacks
+# the protocol version.
+
+
+def emqtt_codec(version: str) -> tuple[Callable[[], Any], Callable[[], bytes]]:
+    data = WIRE[version]
+    protocol = 5 if version == "5" else 4
+    packet = OURS_V5 if version == "5" else OURS_V4
+    decoder = Decoder(protocol)
+
+    def decode() -> Any:
+        decoder.feed(data)
+        return decoder.next_packet()
+
+    result = decode()
+    assert result == packet
+    return decode, lambda: encode(packet, protocol)
+
+
+def zmqtt_codec(version: str) -> tuple[Callable[[], Any], Callable[[], bytes]]:
+    from zmqtt._internal.packets.codec import encode as zmqtt_encode
+    from zmqtt._internal.packets.properties import PublishProperties
+    from zmqtt._internal.packets.publish import Publish as ZPublish
+    from zmqtt._internal.packets.reader import PacketBuffer
+    from zmqtt._internal.types.qos import QoS as ZQoS
+
+    zversion = "5.0" if version == "5" else "3.1.1"
+    props = (
+        PublishProperties(message_expiry_interval=EXPIRY, user_properties=(USER_PROPERTY,))
+        if version == "5"
+        else None
+    )
+    packet = ZPublish(
+        topic=TOPIC,
+        payload=PAYLOAD,
+        qos=ZQoS.AT_LEAST_ONCE,
+        retain=False,
+        dup=False,
+        packet_id=PACKET_ID,
+        properties=props,
+    )
+    data = WIRE[version]
+    buffer = PacketBuffer(version=zversion)  # type: ignore[arg-type]
+
+    def decode() -> Any:
+        buffer.feed(data)
+        for received in buffer:
+            return received
+        raise AssertionError("no packet")
+
+    result = decode()
+    check_publish(result.topic, result.payload, result.packet_id)
+    assert zmqtt_encode(packet, version=zversion) == data  # type: ignore[arg-type]
+    return decode, lambda: zmqtt_encode(packet, version=zversion)  # type: ignore[arg-type]
+
+
+def gmqtt_codec(version: str) -> tuple[Callable[[], Any], Callable[[], bytes]]:
+    from gmqtt.client import Message
+    from gmqtt.mqtt.constants import MQTTv50, MQTTv311
+    from gmqtt.mqtt.handler import MqttPackageHandler
+    from gmqtt.mqtt.package import PublishPacket
+    from gmqtt.mqtt.protocol import MQTTProtocol
+    from gmqtt.mqtt.utils import ConnectionState
+
+    logging.getLogger("gmqtt").setLevel(logging.WARNING)
+    proto = MQTTv50 if version == "5" else MQTTv311
+    state = ConnectionState(protocol_version=proto)
+    received: list[tuple[Any, ...]] = []
+
+    async def noop_async(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    handler = MqttPackageHandler(
+        connack_event=None,
+        connection_lost_event=None,
+        connection_state=state,
+        reconnect_callback=noop_async,
+        disconnect_callback=noop_async,
+        resend_qos_callback=noop_async,
+        clear_qos_callback=lambda: None,
+        connect_properties={},
+        subscriptions_getter=list,
+        remove_message_callback=lambda mid: None,
+        store_message_callback=lambda mid, data: None,
+        send_command_with_mid_callback=lambda *args, **kwargs: None,
+        optimistic_acknowledgement=True,
+    )
+
+    def on_message(topic: Any, payload: Any, qos: Any, properties: Any) -> None:
+        received.append((topic, payload, qos, properties))
+
+    handler.on_message = on_message
+
+    class Connection:
+        # What MQTTProtocol._read_packet hands each framed packet to.
+        put_package = staticmethod(handler)
+
+    class Framing:
+        _connection = Connection()
+
+    framing = Framing()
+    read_packet = MQTTProtocol._read_packet
+    data = WIRE[version]
+
+    def decode() -> Any:
+        read_packet(framing, data)  # type: ignore[arg-type]
+        return received.pop()
+
+    topic, payload, qos, properties = decode()
+    check_publish(topic, payload, PACKET_ID)
+    assert qos == 1
+    if version == "5":
+        assert properties["message_expiry_interval"] == [EXPIRY]
+        assert properties["user_property"] == [USER_PROPERTY]
+
+    class IdGenerator:
+        @staticmethod
+        def next_id() -> int:
+            return PACKET_ID
+
+    class Protocol:
+        proto_ver = proto
+        id_generator = IdGenerator()
+
+    extra = {"message_expiry_interval": EXPIRY, "user_property": [USER_PROPERTY]}
+    message = Message(TOPIC, PAYLOAD, qos=1, **(extra if version == "5" else {}))
+    protocol = Protocol()
+
+    def encode_gmqtt() -> bytes:
+        return PublishPacket.build_package(message, protocol)[1]  # type: ignore[no-any-return]
+
+    assert bytes(encode_gmqtt()) == data
+    return decode, encode_gmqtt
+
+
+def mqtt5_codec(version: str) -> tuple[Callable[[], Any], Callable[[], bytes]] | None:
+    if version != "5":
+        return None  # mqtt5 speaks MQTT 5 only
+    import mqtt5
+
+    packet = mqtt5.PublishPacket(
+        topic=TOPIC,
+        payload=PAYLOAD,
+        qos=mqtt5.QoS.AT_LEAST_ONCE,
+        packet_id=PACKET_ID,
+        message_expiry_interval=EXPIRY,
+        user_properties=[USER_PROPERTY],
+    )
+    data = WIRE[version]
+
+    def decode() -> Any:
+        return mqtt5.read(memoryview(data))[0]
+
+    result = decode()
+    check_publish(result.topic, result.payload, result.packet_id)
+    assert packet.write() == data
+    return decode, packet.write
+
+
+LIBRARIES = {
+    "emqtt": emqtt_codec,
+    "zmqtt": zmqtt_codec,
+    "gmqtt": gmqtt_codec,
+    "mqtt5": mqtt5_codec,
+}
+
+
+@pytest.mark.parametrize("library", list(LIBRARIES))
+@pytest.mark.parametrize("version", ["5", "3.1.1"])
+@pytest.mark.parametrize("operation", ["decode", "encode"])
+def test_codec(benchmark: Any, library: str, version: str, operation: str) -> None:
+    if library != "emqtt":
+        pytest.importorskip(library)
+    codecs = LIBRARIES[library](version)
+    if codecs is None:
+        pytest.skip(f"{library} has no MQTT {version}")
+    function = codecs[0] if operation == "decode" else codecs[1]
+    benchmark.group = f"{operation} MQTT {version} QoS 1 PUBLISH, 256 B"
+    benchmark.extra_info.update(library=library, version=version, operation=operation)
+    benchmark(function)
