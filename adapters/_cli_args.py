@@ -515,6 +515,12 @@ def _tls_settings(ns: argparse.Namespace, transport: Transport) -> TLSSettings |
         raise UsageError("--verify and --no-verify exclude each other")
     if transport == "quic" and ns.tls_version not in (None, "tlsv1.3"):
         raise UsageError("QUIC always uses TLS 1.3; drop --tls-version")
+    if transport == "quic" and ns.alpn:
+        raise UsageError("QUIC always offers ALPN 'mqtt'; drop --tls-alpn")
+    if transport == "quic" and ns.insecure and not ns.no_verify:
+        raise UsageError(
+            "QUIC cannot skip only the host-name check: use --sni NAME, or --no-verify"
+        )
     for flag, path in (("--cafile", ns.cafile), ("--cert", ns.cert), ("--key", ns.key)):
         if path is not None and not path.is_file():
             raise UsageError(f"{flag}: no such file: {path}")

@@ -27,6 +27,7 @@ from adapters.errors import (
     TLSHostnameMismatch,
     TLSVerificationFailed,
 )
+from emqtt_core.exceptions import UsageError as CoreUsageError
 from emqtt_core.reason_codes import ReasonCode, from_connack_return_code
 
 __all__ = ["ExitCode", "RejectedError", "WaitTimeout", "describe", "is_expected"]
@@ -113,7 +114,7 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
     """The exit status and the one-line message for an exception that ended a command."""
     if isinstance(exc, UsageError):
         return ExitCode.USAGE, str(exc)
-    if isinstance(exc, InvalidOptions):
+    if isinstance(exc, (InvalidOptions, CoreUsageError)):
         return ExitCode.USAGE, str(exc)
     if isinstance(exc, KeyboardInterrupt):
         return ExitCode.INTERRUPTED, "interrupted"

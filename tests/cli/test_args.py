@@ -206,3 +206,15 @@ def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
     assert info.value.code == 0
     out = capsys.readouterr().out
     assert "--count" in out and "-W SECONDS" in out and "--enable-quic" in out
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        (["--tls-version", "tlsv1.2"], "TLS 1.3"),
+        (["--tls-alpn", "x"], "ALPN"),
+        (["--insecure"], "host-name check"),
+    ],
+)
+def test_quic_tls_limits(flags: list[str], fragment: str) -> None:
+    assert fragment in usage("sub", "quic://h/t", *flags)

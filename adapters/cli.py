@@ -1,0 +1,469 @@
+"""``emqtt``: publish, subscribe and check connections from a shell.
+
+``emqtt pub``, ``emqtt sub`` and ``emqtt connect`` follow EMQX's Erlang ``emqtt`` CLI option for
+option, accept the short flags of mosquitto_pub and mosquitto_sub, and run on the asyncio client
+over TCP, TLS, WebSocket and QUIC. ``docs/cli.md`` is the reference: flags, formats and the table
+of exit statuses.
+
+Run it as ``emqtt ...`` (the console script) or ``python -m adapters.cli ...``; from Python,
+``main(["sub", "-t", "a/#", "-C", "1"])`` returns the exit status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import signal
+import ssl
+import sys
+import time
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import datetime, timezone
+from typing import Any, BinaryIO, TextIO
+
+from adapters._cli_args import (
+    ConnectCommand,
+    ConnectionSettings,
+    PubCommand,
+    SubCommand,
+    UsageError,
+    parse_command,
+)
+from adapters._cli_errors import ExitCode, RejectedError, WaitTimeout, describe
+from adapters._cli_output import Progress, format_message, jsonable
+from adapters._cli_telemetry import TrafficCounters
+from adapters.asyncio import Client
+from adapters.transports.tls import create_ssl_context
+from emqtt_core.enums import QoS
+from emqtt_core.packets import Will
+from emqtt_core.reason_codes import ReasonCode
+
+__all__ = ["main", "run"]
+
+_logger = logging.getLogger("emqtt.cli")
+
+#: Most QoS 1/2 publishes of ``pub --repeat`` awaiting their acknowledgement at once when
+#: ``--max-inflight`` is not given (the broker's Receive Maximum still applies on top).
+DEFAULT_PUBLISH_WINDOW = 100
+#: Exit status for SIGTERM (128 + 15), as shells report it.
+TERMINATED = 143
+
+_TLS_VERSIONS = {
+    "tlsv1": ssl.TLSVersion.TLSv1,
+    "tlsv1.1": ssl.TLSVersion.TLSv1_1,
+    "tlsv1.2": ssl.TLSVersion.TLSv1_2,
+    "tlsv1.3": ssl.TLSVersion.TLSv1_3,
+}
+
+
+# --- settings -> client ----------------------------------------------------------------------
+
+
+def _ssl_context(settings: ConnectionSettings) -> ssl.SSLContext | None:
+    tls = settings.tls
+    if tls is None or settings.transport == "quic":
+        return None
+    try:
+        context = create_ssl_context(
+            cafile=tls.cafile,
+            capath=tls.capath,
+            certfile=tls.certfile,
+            keyfile=tls.keyfile,
+            verify=tls.verify,
+            check_hostname=tls.check_hostname,
+            alpn_protocols=list(tls.alpn) or None,
+        )
+    except ssl.SSLError as exc:
+        raise UsageError(f"cannot load the TLS files: {exc.reason or exc}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read a TLS file: {exc.strerror or exc}") from None
+    if tls.version is not None:
+        version = _TLS_VERSIONS[tls.version]
+        try:
+            context.minimum_version = version
+            context.maximum_version = version
+        except (ValueError, ssl.SSLError) as exc:
+            raise UsageError(f"--tls-version {tls.version} is not available: {exc}") from None
+    return context
+
+
+def _client_id(settings: ConnectionSettings) -> str | None:
+    if settings.client_id is not None:
+        return settings.client_id
+    if settings.client_id_prefix is not None:
+        return settings.client_id_prefix + secrets.token_hex(4)
+    return None
+
+
+def client_options(settings: ConnectionSettings) -> dict[str, Any]:
+    """The keyword arguments of the asyncio `Client` for these command-line settings."""
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "transport": settings.transport,
+        "protocol_version": settings.protocol_version,
+        "keep_alive": settings.keepalive,
+        "clean_start": settings.clean_start,
+        "connect_timeout": settings.connect_timeout,
+        "telemetry": settings.telemetry,
+    }
+    client_id = _client_id(settings)
+    if client_id is not None:
+        options["client_id"] = client_id
+    if settings.username is not None:
+        options["username"] = settings.username
+    if settings.password is not None:
+        options["password"] = settings.password
+    if settings.session_expiry_interval is not None:
+        options["session_expiry_interval"] = settings.session_expiry_interval
+    if settings.max_inflight is not None:
+        options["max_inflight"] = settings.max_inflight
+    if settings.will is not None:
+        will = settings.will
+        options["will"] = Will(
+            topic=will.topic, payload=will.payload, qos=QoS(will.qos), retain=will.retain
+        )
+    if settings.transport in ("ws", "wss"):
+        options["ws_path"] = settings.ws_path
+        if settings.ws_headers:
+            options["ws_headers"] = list(settings.ws_headers)
+    if settings.bind_address is not None:
+        options["local_address"] = (settings.bind_address, 0)
+    tls = settings.tls
+    if tls is not None:
+        if settings.transport == "quic":
+            # QUIC builds its own TLS 1.3 from files (an SSLContext cannot hand over a client
+            # certificate): the same options, passed to quic_configuration.
+            options["quic_options"] = {
+                "verify": tls.verify,
+                "cafile": tls.cafile,
+                "capath": tls.capath,
+                "certfile": tls.certfile,
+                "keyfile": tls.keyfile,
+            }
+        else:
+            options["ssl_context"] = _ssl_context(settings)
+        if tls.server_name is not None:
+            options["server_hostname"] = tls.server_name
+    return options
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+class _Printer:
+    """Writes received messages to stdout in the chosen format, flushing each one so that
+    pipes (``| jq``, ``| head``) see them at once."""
+
+    def __init__(self, output: str, show_properties: bool, end_of_line: bool,
+                 stream: BinaryIO) -> None:
+        self._output = output
+        self._show_properties = show_properties
+        self._end_of_line = end_of_line
+        self._stream = stream
+        self.count = 0
+        """How many messages were printed."""
+
+    def __call__(self, message: Any) -> None:
+        data = format_message(
+            message,
+            self._output,
+            show_properties=self._show_properties,
+            end_of_line=self._end_of_line,
+            received_at=time.time(),
+        )
+        self._stream.write(data)
+        self._stream.flush()
+        self.count += 1
+
+
+def _reason(code: int) -> str:
+    try:
+        name = ReasonCode(code).name.lower().replace("_", " ")
+    except ValueError:
+        return f"reason code 0x{code:02X}"
+    return f"{name} (0x{code:02X})"
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+async def _read_lines(stdin: BinaryIO) -> AsyncIterator[bytes]:
+    """Lines of standard input as they arrive, without their line ending; the blocking reads run
+    in a worker thread so the client keeps its connection alive meanwhile."""
+    while True:
+        line = await asyncio.to_thread(stdin.readline)
+        if not line:
+            return
+        yield line.rstrip(b"\n").removesuffix(b"\r")
+
+
+async def _publish_checked(client: Client, topic: str, payload: bytes, qos: int,
+                           retain: bool) -> None:
+    result = await client.publish(topic, payload, qos=qos, retain=retain)
+    code = int(result.reason_code)
+    if code >= 0x80:
+        raise RejectedError(f"the broker refused the message to {topic!r}: {_reason(code)}")
+
+
+async def _pub(command: PubCommand, client: Client, stdin: BinaryIO, stderr: TextIO) -> int:
+    topic, qos, retain = command.topic, command.qos, command.retain
+    if command.source == "lines":
+        async for line in _read_lines(stdin):
+            await _publish_checked(client, topic, line, qos, retain)
+        return ExitCode.OK
+    payload = command.message
+    if command.source == "stdin":
+        payload = await asyncio.to_thread(stdin.read)
+    show = command.progress
+    if show is None:
+        show = command.repeat > 1 and stderr.isatty()
+    progress = Progress(command.repeat, stderr, time.monotonic) if show else None
+    if qos == 0 or command.repeat == 1 or command.repeat_delay:
+        for index in range(command.repeat):
+            if index and command.repeat_delay:
+                await asyncio.sleep(command.repeat_delay)
+            await _publish_checked(client, topic, payload, qos, retain)
+            if progress is not None:
+                progress.advance()
+    else:
+        await _publish_window(client, command, payload, progress)
+    if progress is not None:
+        progress.finish()
+    return ExitCode.OK
+
+
+async def _publish_window(client: Client, command: PubCommand, payload: bytes,
+                          progress: Progress | None) -> None:
+    """Publish ``repeat`` QoS 1/2 messages with up to a window of them unacknowledged, so the
+    rate is not bounded by one round trip per message."""
+    window = asyncio.Semaphore(command.connection.max_inflight or DEFAULT_PUBLISH_WINDOW)
+    failures: list[BaseException] = []
+    pending: set[asyncio.Future[Any]] = set()
+
+    def done(future: asyncio.Future[Any]) -> None:
+        pending.discard(future)
+        window.release()
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is None:
+            code = int(future.result().reason_code)
+            if code >= 0x80:
+                error = RejectedError(
+                    f"the broker refused the message to {command.topic!r}: {_reason(code)}"
+                )
+        if error is not None:
+            failures.append(error)
+        elif progress is not None:
+            progress.advance()
+
+    for _ in range(command.repeat):
+        await window.acquire()
+        if failures:
+            break
+        future = client.publish_nowait(
+            command.topic, payload, qos=command.qos, retain=command.retain
+        )
+        pending.add(future)
+        future.add_done_callback(done)
+    if pending:
+        await asyncio.wait(set(pending))
+    if failures:
+        raise failures[0]
+
+
+async def _receive(client: Client, printer: Callable[[Any], None], *, count: int | None,
+                   skip_retained: bool) -> int:
+    received = 0
+    async for message in client.messages():
+        if skip_retained and message.retain:
+            continue
+        printer(message)
+        received += 1
+        if count is not None and received >= count:
+            break
+    return received
+
+
+async def _sub(command: SubCommand, client: Client, stdout: BinaryIO) -> int:
+    codes = await client.subscribe(
+        list(command.topics),
+        command.qos,
+        no_local=command.no_local,
+        retain_as_published=command.retain_as_published,
+        retain_handling=command.retain_handling,
+    )
+    for topic, code in zip(command.topics, codes, strict=False):
+        if int(code) >= 0x80:
+            raise RejectedError(
+                f"the broker refused the subscription to {topic!r}: {_reason(int(code))}"
+            )
+    _logger.info("subscribed to %s", " ".join(command.topics))
+    printer = _Printer(command.output, command.show_properties, command.end_of_line, stdout)
+    receiving = _receive(client, printer, count=command.count,
+                         skip_retained=command.skip_retained)
+    if command.timeout is None:
+        await receiving
+        return ExitCode.OK
+    task = asyncio.ensure_future(receiving)
+    done, _ = await asyncio.wait({task}, timeout=command.timeout)
+    if task in done:
+        task.result()
+        return ExitCode.OK
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    wanted = f" of {command.count}" if command.count else ""
+    raise WaitTimeout(
+        f"timed out after {command.timeout:g} s with {printer.count}{wanted} messages"
+    )
+
+
+async def _connect(command: ConnectCommand, client: Client, stdout: BinaryIO,
+                   stderr: TextIO) -> int:
+    settings = command.connection
+    connected = client.connack
+    session_present = connected is not None and connected.session_present
+    version = {3: "3.1", 4: "3.1.1", 5: "5"}[settings.protocol_version]
+    where = f"[{settings.host}]" if ":" in settings.host else settings.host
+    line = (
+        f"connected to {where}:{settings.port} (MQTT {version}, "
+        f"session present: {'yes' if session_present else 'no'}) as {client.client_id}"
+    )
+    if connected is not None and settings.protocol_version == 5:
+        data = jsonable(connected.connack.properties)
+        if data:
+            line += " " + json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    stdout.write(line.encode("utf-8", "replace") + b"\n")
+    stdout.flush()
+    printer = _Printer(command.output, command.show_properties, command.end_of_line, stdout)
+    receiving = _receive(client, printer, count=None, skip_retained=False)
+    if command.timeout is None:
+        await receiving
+    else:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(receiving, command.timeout)
+    return ExitCode.OK
+
+
+async def _with_client(
+    settings: ConnectionSettings, body: Callable[[Client], Awaitable[int]]
+) -> int:
+    client = Client(**client_options(settings))
+    async with client:
+        _logger.info("connected to %s:%s", settings.host, settings.port)
+        return await body(client)
+
+
+async def run(
+    command: PubCommand | SubCommand | ConnectCommand,
+    *,
+    stdin: BinaryIO,
+    stdout: BinaryIO,
+    stderr: TextIO,
+) -> int:
+    """Run one parsed command to its end and return its exit status.
+
+    Expected failures are raised (see `adapters._cli_errors.describe`); Ctrl-C and SIGTERM
+    cancel the command, which disconnects on the way out.
+    """
+    if isinstance(command, PubCommand):
+        return await _with_client(command.connection,
+                                  lambda client: _pub(command, client, stdin, stderr))
+    if isinstance(command, SubCommand):
+        return await _with_client(command.connection, lambda client: _sub(command, client, stdout))
+    return await _with_client(command.connection,
+                              lambda client: _connect(command, client, stdout, stderr))
+
+
+async def _run_until_signalled(
+    command: PubCommand | SubCommand | ConnectCommand,
+    stdin: BinaryIO,
+    stdout: BinaryIO,
+    stderr: TextIO,
+) -> int:
+    """`run`, cancelled cleanly by SIGINT or SIGTERM (exit 130 or 143)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(run(command, stdin=stdin, stdout=stdout, stderr=stderr))
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        task.cancel()
+
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, on_signal, signum)
+            installed.append(signum)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        return TERMINATED if received[0] == signal.SIGTERM else ExitCode.INTERRUPTED
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+class _UTCFormatter(logging.Formatter):
+    """Log lines stamped in RFC 3339 with milliseconds, as emqtt's CLI stamps them."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        moment = datetime.fromtimestamp(record.created, tz=timezone.utc)
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _configure_logging(level: str, stream: TextIO) -> None:
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_UTCFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``emqtt`` with ``argv`` (default: the process's arguments); return the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    stderr = sys.stderr
+    try:
+        command = parse_command(args)
+    except UsageError as exc:
+        print(f"emqtt: {exc}", file=stderr)
+        print("Try 'emqtt --help' or 'emqtt COMMAND --help'.", file=stderr)
+        return ExitCode.USAGE
+    except SystemExit as exc:  # --help
+        return exc.code if isinstance(exc.code, int) else ExitCode.OK
+    settings = command.connection
+    _configure_logging(settings.log_level, stderr)
+    counters = TrafficCounters().start() if settings.telemetry else None
+    try:
+        return asyncio.run(
+            _run_until_signalled(command, sys.stdin.buffer, sys.stdout.buffer, stderr)
+        )
+    except BrokenPipeError:
+        # The reader went away (``| head``): nothing more to say to it.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return ExitCode.OK
+    except (Exception, KeyboardInterrupt) as exc:
+        code, message = describe(exc)
+        if code is ExitCode.ERROR or settings.log_level == "debug":
+            traceback.print_exception(exc, file=stderr)
+        print(f"emqtt: {message}", file=stderr)
+        return code
+    finally:
+        if counters is not None:
+            counters.close()
+            print(counters.summary(), file=stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
