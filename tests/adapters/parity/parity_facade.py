@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import anyio.abc
+import anyio.lowlevel
 from anyio.from_thread import BlockingPortal
 
 import adapters.anyio
@@ -216,6 +218,26 @@ class SyncClient:
 
         self._in_context(drop)
 
+    def socket_links(self) -> set[str]:
+        """``/proc`` links (``socket:[inode]``) of the sockets the client has open now: its
+        connection's socket and, for the threading client, its wake-up socketpair."""
+        client = self.client
+        socks: list[Any] = []
+        if self.adapter.name == "threading":
+            socks = [client._sock, client._wake_r, client._wake_w]
+        elif self.adapter.name == "asyncio":
+            transport = client._transport
+            socks = [None if transport is None else transport.get_extra_info("socket")]
+        else:
+            stream = client._stream
+            if stream is not None:
+                socks = [stream.extra(anyio.abc.SocketAttribute.raw_socket)]
+        links = set()
+        for sock in socks:
+            if sock is not None and sock.fileno() >= 0:
+                links.add(os.readlink(f"/proc/self/fd/{sock.fileno()}"))
+        return links
+
     @property
     def status(self) -> str:
         """The client's status."""
@@ -249,6 +271,13 @@ class Adapter:
             return adapters.asyncio
         return adapters.anyio
 
+    def settle(self) -> None:
+        """Let the event loop run the callbacks already scheduled (asyncio closes a socket
+        in the loop iteration after ``close()``); nothing to do for threads."""
+        if self.portal is not None:
+            for _ in range(3):
+                self.portal.call(anyio.lowlevel.checkpoint)
+
     def new(self, target: Target, **options: Any) -> SyncClient:
         """A client for ``target``, not connected."""
         merged = target.options(**options)
@@ -281,9 +310,13 @@ def portals() -> Iterator[dict[str, BlockingPortal]]:
         yield {"asyncio": asyncio_portal, "trio": trio_portal}
 
 
-def open_fds() -> set[int]:
-    """The file descriptors open in this process now."""
-    return {int(name) for name in os.listdir("/proc/self/fd")}
+def open_fds() -> dict[int, str]:
+    """The file descriptors open in this process now, and what each one is."""
+    found = {}
+    for name in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the one listdir used is gone already
+            found[int(name)] = os.readlink(f"/proc/self/fd/{name}")
+    return found
 
 
 def client_threads() -> set[str]:
