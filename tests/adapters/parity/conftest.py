@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from anyio.from_thread import BlockingPortal
 from parity_facade import ADAPTERS, TRANSPORTS, VERSIONS, Adapter, Target, portals
-
 from support.broker import Mosquitto
 from support.certs import TLSMaterial
 from support.net import LOOPBACK
