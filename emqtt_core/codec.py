@@ -169,6 +169,13 @@ def _decode_properties(
     stop = pos + length
     if stop > end:
         raise MalformedPacket(f"{where}: property length exceeds the packet")
+    return _read_properties(buf, pos, stop, table, where), stop
+
+
+def _read_properties(
+    buf: Buffer, pos: int, stop: int, table: _PropertyTable, where: str
+) -> Properties:
+    """Read the properties in ``buf[pos:stop]`` (the bytes after a non-zero property length)."""
     # Filled in place: an instance's __dict__ holds exactly its present properties.
     properties = _new_object(Properties)
     values: dict[str, object] = properties.__dict__
@@ -257,7 +264,7 @@ def _decode_properties(
         values["user_property"] = tuple(pairs)
     if identifiers is not None:
         values["subscription_identifier"] = tuple(identifiers)
-    return properties, stop
+    return properties
 
 
 _new_object = object.__new__
@@ -1323,8 +1330,14 @@ class Decoder:
                     raise MalformedPacket("PUBLISH: packet identifier 0 [MQTT-2.2.1-3]")
             properties = NO_PROPERTIES
             if version is _V5:
-                if pos < end and not buffer[pos]:  # the common case: no properties
+                length = buffer[pos] if pos < end else 0x80
+                if not length:  # the common case: no properties
                     pos += 1
+                elif length < 0x80 and pos + 1 + length <= end:
+                    properties = _read_properties(
+                        buffer, pos + 1, pos + 1 + length, _PUBLISH_TABLE, "PUBLISH"
+                    )
+                    pos += 1 + length
                 else:
                     properties, pos = _decode_properties(
                         buffer, pos, end, _PUBLISH_TABLE, "PUBLISH"
