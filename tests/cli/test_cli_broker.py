@@ -390,3 +390,38 @@ def test_rejected_publish_in_a_repeat_window_exits_8(denying_broker: Mosquitto) 
                    "-t", "denied", "-m", "x", "-q", "1", "--repeat", "50")
     assert result.returncode == 8, result.stderr.decode()
     assert "refused the message to 'denied'" in _one_line(result.stderr)
+
+
+# --- sessions and wills ------------------------------------------------------------------------
+
+
+def test_will_is_published_when_the_connection_dies(tcp: list[str], topic: str,
+                                                    running: type[Running]) -> None:
+    watcher = running("sub", *tcp, "-t", topic, "-C", "1", "-W", "20", "-v",
+                      "--log-level", "info")
+    watcher.wait_for_stderr(b"subscribed to")
+    doomed = running("connect", *tcp, "--will-topic", topic, "--will-payload", "gone",
+                     "--will-qos", "1", "--log-level", "info")
+    doomed.wait_for_stderr(b"connected to")
+    doomed.kill()  # no DISCONNECT: the broker publishes the will
+    status, stdout, _ = watcher.finish()
+    assert (status, stdout) == (0, f"{topic} gone\n".encode())
+
+
+def test_disable_clean_session_resumes_and_receives_what_was_queued(
+    tcp: list[str], topic: str
+) -> None:
+    session = ["-c", "-i", f"resume-{topic.rsplit('/', 1)[1][:12]}", "-x", "300", "-q", "1"]
+    first = emqtt("sub", *tcp, *session, "-t", topic, "-W", "0.2")
+    assert first.returncode == 6, first.stderr.decode()  # nothing arrived: the session stays
+    assert emqtt("pub", *tcp, "-t", topic, "-m", "while away", "-q", "1").returncode == 0
+    second = emqtt("sub", *tcp, *session, "-t", topic, "-C", "1", "-W", "20")
+    assert (second.returncode, second.stdout) == (0, b"while away\n"), second.stderr.decode()
+
+
+def test_client_id_prefix(tcp: list[str]) -> None:
+    result = emqtt("connect", *tcp, "-I", "probe-", "-W", "0.2")
+    assert result.returncode == 0, result.stderr.decode()
+    first = result.stdout.decode().splitlines()[0]
+    client_id = first.split(" as ", 1)[1].split()[0]
+    assert client_id.startswith("probe-") and len(client_id) == len("probe-") + 8
