@@ -1227,14 +1227,21 @@ class Decoder:
         return len(self._buffer) - self._position
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
-        """Append received bytes. Call :meth:`next_packet` afterwards."""
+        """Append received bytes. Call :meth:`next_packet` afterwards.
+
+        Raises:
+            UsageError: ``data`` is not bytes-like.
+        """
         if self._error is not None:
             raise self._error
+        if type(data) is not bytes:
+            # A copy: the caller may reuse a bytearray or the memory behind a view.
+            data = as_bytes(data, "feed() data")
         buffer = self._buffer
         position = self._position
         if position >= len(buffer):
             # Everything before was decoded: adopt the new bytes without a copy.
-            self._buffer = data if type(data) is bytes else bytes(data)
+            self._buffer = data
             self._position = 0
             return
         if not data:

@@ -574,6 +574,22 @@ def test_feed_accepts_bytearray_and_memoryview_and_empty() -> None:
     assert decoder.next_packet() == Publish(topic="t", payload=b"abc")
 
 
+@pytest.mark.parametrize("data", ["text", 5, None])
+def test_feed_refuses_what_is_not_bytes(data: Any) -> None:
+    decoder = Decoder(V4)
+    with pytest.raises(UsageError, match="must be bytes"):
+        decoder.feed(data)
+    assert decoder.buffered == 0
+
+
+def test_fed_bytearray_is_copied() -> None:
+    data = bytearray(encode(PingReq(), V4))
+    decoder = Decoder(V4)
+    decoder.feed(data)
+    data[0] = 0xD0  # the caller reuses its buffer
+    assert decoder.next_packet() == PingReq()
+
+
 def test_chunks_that_split_packets_anywhere() -> None:
     packet = Publish(topic="t/t", payload=b"p" * 100, qos=QoS.AT_LEAST_ONCE, packet_id=3)
     data = encode(packet, V5) * 50
