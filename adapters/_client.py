@@ -32,11 +32,12 @@ from adapters.transports.tls import create_ssl_context
 from emqtt_core.config import ClientConfig, SessionLostPolicy
 from emqtt_core.enums import ProtocolVersion, QoS, RetainHandling
 from emqtt_core.exceptions import MQTTError
-from emqtt_core.packets import Subscription, Will
+from emqtt_core.packets import Auth, Subscription, Will
 from emqtt_core.properties import NO_PROPERTIES, Properties
 
 __all__ = [
     "CONNECT_PROPERTY_OPTIONS",
+    "AuthHandler",
     "ClientBase",
     "ClientOptions",
     "Will",
@@ -69,6 +70,11 @@ CONNECT_PROPERTY_OPTIONS: Mapping[str, str] = {
 
 _PROPERTY_NAMES = frozenset(f.name for f in fields(Properties))
 
+#: Enhanced authentication (MQTT 5): called with each AUTH packet by which the server continues
+#: the exchange (0x18 Continue authentication), during connection or re-authentication; returns
+#: the Authentication Data to answer with. Raising ends the attempt.
+AuthHandler = Callable[[Auth], "bytes | None"]
+
 
 @dataclass(frozen=True)
 class ClientOptions:
@@ -91,6 +97,7 @@ class ClientOptions:
         telemetry: Whether the client emits the emqtt telemetry events.
         local_address: ``(host, port)`` the socket is bound to before connecting.
         socket_options: ``(level, option, value)`` triples set on the socket once connected.
+        auth_handler: Answers the server's AUTH 0x18 (Continue authentication) packets.
         config: The engine configuration.
     """
 
@@ -108,6 +115,7 @@ class ClientOptions:
     telemetry: bool
     local_address: tuple[str, int] | None
     socket_options: tuple[tuple[int, int, int | bytes], ...]
+    auth_handler: AuthHandler | None
     config: ClientConfig
 
     @property
@@ -201,6 +209,7 @@ def build_options(
     telemetry: bool,
     local_address: tuple[str, int] | None,
     socket_options: Sequence[tuple[int, int, int | bytes]],
+    auth_handler: AuthHandler | None = None,
 ) -> ClientOptions:
     """Validate every client option and build the `ClientOptions` and `ClientConfig`.
 
@@ -240,6 +249,8 @@ def build_options(
     for entry in sockopts:
         if not (isinstance(entry, tuple) and len(entry) == 3):
             raise InvalidOptions(f"socket options are (level, option, value): {entry!r}")
+    if auth_handler is not None and not callable(auth_handler):
+        raise InvalidOptions(f"auth_handler must be callable, not {auth_handler!r}")
     if client_id is not None and not isinstance(client_id, str):
         raise InvalidOptions(f"client_id must be a str, not {type(client_id).__name__}")
 
@@ -298,6 +309,7 @@ def build_options(
         telemetry=telemetry,
         local_address=local_address,
         socket_options=sockopts,
+        auth_handler=auth_handler,
         config=config,
     )
 
@@ -416,6 +428,10 @@ class ClientBase:
         telemetry: Emit the emqtt telemetry events (see docs/telemetry.md).
         local_address: ``(host, port)`` to bind the socket to.
         socket_options: ``(level, option, value)`` triples set on the socket.
+        auth_handler: MQTT 5 enhanced authentication: called with each AUTH packet by which
+            the server continues the exchange (during connection or re-authentication);
+            returns the Authentication Data to answer with (the method is the one given in
+            ``properties``). Raising ends the attempt.
     """
 
     def __init__(
@@ -453,6 +469,7 @@ class ClientBase:
         telemetry: bool = False,
         local_address: tuple[str, int] | None = None,
         socket_options: Sequence[tuple[int, int, int | bytes]] = (),
+        auth_handler: AuthHandler | None = None,
     ) -> None:
         self.options = build_options(
             host,
@@ -487,6 +504,7 @@ class ClientBase:
             telemetry=telemetry,
             local_address=local_address,
             socket_options=socket_options,
+            auth_handler=auth_handler,
         )
         self._setup()
 

@@ -75,9 +75,6 @@ class ConnectionHooks(Protocol):
     def message_received(self, event: MessageReceived) -> None:
         """An application message arrived."""
 
-    def auth_received(self, event: AuthReceived) -> None:
-        """The server continues an enhanced authentication (AUTH 0x18)."""
-
 
 def make_transport(options: ClientOptions, endpoint: Endpoint, address: Any = None) -> Transport:
     """A new transport layer for a connection to ``endpoint``.
@@ -175,7 +172,10 @@ class ConnectionDriver:
         self.connected: Connected | None = None
         #: Why the socket failed, if it did (reported instead of a bare "connection lost").
         self.socket_error: BaseException | None = None
+        #: Why the client itself ended the attempt (an enhanced-authentication failure).
+        self.local_error: BaseException | None = None
         self._eof_given = False
+        self._now = 0.0
         self._dispatch: dict[type, Callable[[Any], None]] = {
             PublishCompleted: self._publish_completed,
             MessageReceived: hooks.message_received,
@@ -185,7 +185,7 @@ class ConnectionDriver:
             Subscribed: self._subscribed,
             Unsubscribed: self._unsubscribed,
             PongReceived: self._pong,
-            AuthReceived: hooks.auth_received,
+            AuthReceived: self._auth_received,
             Reauthenticated: self._reauthenticated,
         }
 
@@ -201,6 +201,7 @@ class ConnectionDriver:
         self.passthrough = layer.passthrough
         self.endpoint = endpoint
         self.socket_error = None
+        self.local_error = None
         self._eof_given = False
         self.connect_waiter = waiter
         if self.emitter is not None:
@@ -210,6 +211,7 @@ class ConnectionDriver:
 
     def receive_wire(self, data: bytes, now: float) -> None:
         """Bytes (one datagram, for QUIC) arrived from the network."""
+        self._now = now
         if self.passthrough:
             if self.emitter is not None:
                 self.emitter.received(data)
@@ -380,6 +382,24 @@ class ConnectionDriver:
     def _pong(self, event: PongReceived) -> None:
         self.results.resolve(self.results.pop_ping(), None)
 
+    def _auth_received(self, event: AuthReceived) -> None:
+        handler = self.options.auth_handler
+        try:
+            if handler is None:
+                raise ConnectionFailed(
+                    "the server continues an authentication exchange and no auth_handler was given"
+                )
+            data = handler(event.packet)
+            self.session.auth(reason_code=ReasonCode.CONTINUE_AUTHENTICATION, data=data)
+        except Exception as exc:
+            # A client that cannot go on ends the exchange (MQTT 5 section 4.12). DISCONNECT
+            # has no authentication reason code a client may send: 0x80 Unspecified error.
+            self.local_error = exc
+            try:
+                self.session.disconnect(reason_code=ReasonCode.UNSPECIFIED_ERROR)
+            except core_errors.MQTTError:
+                self.session.receive_eof(self._now)
+
     def _reauthenticated(self, event: Reauthenticated) -> None:
         self.results.resolve(self.results.pop_reauth(), event.packet)
 
@@ -411,12 +431,24 @@ class ConnectionDriver:
     def closed_error(self, event: ConnectionClosed, *, connecting: bool) -> ClientError | None:
         """The adapter error that describes why a connection ended (None: our disconnect)."""
         engine_error = event.error
+        error: ClientError
         if engine_error is None:
-            return None
+            local = self.local_error
+            if local is None and not connecting:
+                return None
+            error = ConnectionFailed(
+                f"authentication failed: {local}"
+                if local
+                else "the connection ended before CONNACK"
+            )
+            error.__cause__ = local
+            if not connecting:
+                reauth = self.results.pop_reauth()
+                self.results.fail(reauth, error)
+            return error
         endpoint = self.endpoint
         host = endpoint.host if endpoint else None
         port = endpoint.port if endpoint else None
-        error: ClientError
         if isinstance(engine_error, core_errors.ConnectRefused):
             code = int(engine_error.reason_code)
             error = ConnackRefused(

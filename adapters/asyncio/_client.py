@@ -34,7 +34,6 @@ from adapters.errors import (
 )
 from emqtt_core.enums import QoS
 from emqtt_core.events import (
-    AuthReceived,
     Connected,
     ConnectionClosed,
     MessageReceived,
@@ -79,12 +78,9 @@ class _Protocol(asyncio.Protocol, asyncio.DatagramProtocol):
     def __init__(self, client: Client) -> None:
         self.client = client
         self.transport: asyncio.BaseTransport | None = None
-        self.made = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
-        if not self.made.done():
-            self.made.set_result(None)
 
     def data_received(self, data: bytes) -> None:
         if self.client._protocol is self:
@@ -104,8 +100,6 @@ class _Protocol(asyncio.Protocol, asyncio.DatagramProtocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if not self.made.done():
-            self.made.set_exception(exc or ConnectionResetError("connection closed"))
         if self.client._protocol is self:
             self.client._connection_lost(exc)
 
@@ -463,18 +457,6 @@ class Client(ClientBase):
             if transport is not None:
                 self._read_paused = True
                 transport.pause_reading()  # type: ignore[attr-defined]
-
-    def auth_received(self, event: AuthReceived) -> None:
-        """The server continues an enhanced authentication (driver hook).
-
-        The client has no authenticator callback: the exchange cannot continue, so the
-        connection is closed (0x8C Bad authentication method).
-        """
-        try:
-            self._session.disconnect(reason_code=ReasonCode.BAD_AUTHENTICATION_METHOD)
-        except InvalidStateError:
-            return
-        self._schedule_flush()
 
     def _close_connection(self) -> None:
         """Write what is left (DISCONNECT, close frames), then close the socket."""
