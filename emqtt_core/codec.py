@@ -117,12 +117,13 @@ _K_STR: Final = PropertyType.UTF8_STRING
 _K_BIN: Final = PropertyType.BINARY_DATA
 _K_PAIR: Final = PropertyType.UTF8_STRING_PAIR
 
-# Properties whose value 0 is a protocol error, and the reason code to use.
+# Integer properties whose value 0 is a protocol error, and the reason code to
+# use (sections 3.1.2.11.3 and 3.2.2.3.3, 3.1.2.11.4 and 3.2.2.3.6, 3.3.2.3.4 with
+# [MQTT-3.3.2-8]). A subscription identifier of 0 is refused where it is read.
 _NONZERO: Final = {
-    "receive_maximum": ReasonCode.PROTOCOL_ERROR,  # [MQTT-3.1.2.11.3], [MQTT-3.2.2.3.3]
-    "maximum_packet_size": ReasonCode.PROTOCOL_ERROR,  # 3.1.2.11.4, 3.2.2.3.6
-    "topic_alias": ReasonCode.TOPIC_ALIAS_INVALID,  # [MQTT-3.3.2-8], 3.3.2.3.4
-    "subscription_identifier": ReasonCode.PROTOCOL_ERROR,  # 3.3.2.3.8, 3.8.2.1.2
+    "receive_maximum": ReasonCode.PROTOCOL_ERROR,
+    "maximum_packet_size": ReasonCode.PROTOCOL_ERROR,
+    "topic_alias": ReasonCode.TOPIC_ALIAS_INVALID,
 }
 
 _ALLOWED: Final = {ptype: allowed_for(ptype) for ptype in PacketType}
@@ -863,7 +864,7 @@ class _AckFields:
         self.__class__ = cls  # type: ignore[assignment]  # noqa: PLE0237
 
 
-def _decode_connect(buf: Buffer, pos: int, end: int, version: ProtocolVersion | None) -> Connect:
+def _decode_connect(buf: Buffer, pos: int, end: int) -> Connect:
     name, pos = read_string(buf, pos, end)
     if pos >= end:
         raise MalformedPacket("CONNECT: truncated protocol level")
@@ -1387,7 +1388,7 @@ class Decoder:
         if ptype == PacketType.CONNECT:
             if flags:
                 raise MalformedPacket("CONNECT: reserved flags are set [MQTT-2.2.2-2]")
-            packet = _decode_connect(buffer, start, end, version)
+            packet = _decode_connect(buffer, start, end)
             self._version = packet.protocol_version
             return packet
         if version is None:
