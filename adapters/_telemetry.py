@@ -93,8 +93,13 @@ class TelemetryEmitter:
     def sent(self, packets: list[tuple[Packet, int]]) -> None:
         """These packets (with their encoded sizes) were handed to the transport."""
         if SEND_DATA.active:
+            # One event per packet: the common keys (and the getpid() system call) are
+            # computed once per batch, and only a CONNECT needs redacting.
+            common = self._metadata("data", None)
+            execute = SEND_DATA.execute
             for packet, size in packets:
-                SEND_DATA.execute({"data_size": size}, self._metadata("data", redact(packet)))
+                shown = redact(packet) if type(packet) is Connect else packet
+                execute({"data_size": size}, {**common, "data": shown})
 
     def send_failed(self, size: int, reason: BaseException) -> None:
         """Handing ``size`` bytes to the transport failed with ``reason``."""
