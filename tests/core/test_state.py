@@ -52,3 +52,15 @@ def test_missing_pairs_are_not_allowed(state: SessionState, event: Input) -> Non
 def test_publishing_is_allowed_in_every_state() -> None:
     for state in S:
         assert TRANSITIONS[(state, In.SEND_PUBLISH)] is state
+
+
+def test_the_state_diagram_in_the_docs_is_current() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tool = Path(__file__).resolve().parents[2] / "tools" / "make_state_diagram.py"
+    result = subprocess.run(
+        [sys.executable, str(tool), "--check"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
