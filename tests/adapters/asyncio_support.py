@@ -56,13 +56,34 @@ def endpoint(request: pytest.FixtureRequest, transport: str) -> dict[str, Any]:
     return options
 
 
-def make_client(options: dict[str, Any], **extra: Any) -> Client:
+class WatchedClient(Client):
+    """A client that also sets events when its driver reports changes, so tests wait on
+    events instead of polling."""
+
+    def _setup(self) -> None:
+        super()._setup()
+        #: Set whenever reading pauses because the message queue is full.
+        self.read_paused = asyncio.Event()
+        #: Set whenever a connection ends (lost, refused or closed).
+        self.connection_ended_event = asyncio.Event()
+
+    def message_received(self, event: Any) -> None:
+        super().message_received(event)
+        if self.reading_paused:
+            self.read_paused.set()
+
+    def connection_ended(self, event: Any, error: Any) -> None:
+        super().connection_ended(event, error)
+        self.connection_ended_event.set()
+
+
+def make_client(options: dict[str, Any], **extra: Any) -> WatchedClient:
     """A client for ``options`` (from `endpoint`) with ``extra`` options."""
     merged = dict(options)
     merged.update(extra)
     host = merged.pop("host")
     port = merged.pop("port")
-    return Client(host, port, **merged)
+    return WatchedClient(host, port, **merged)
 
 
 async def next_message(messages: AsyncIterator[Message], timeout: float = 10.0) -> Message:

@@ -41,7 +41,7 @@ def test_a_slow_consumer_pauses_reading_instead_of_buffering(
             ]
             await asyncio.gather(*sent)
             # The broker has all of them; they cannot all be in the consumer's queue.
-            await asyncio.wait_for(_until(lambda: consumer.reading_paused), 10)
+            await asyncio.wait_for(consumer.read_paused.wait(), 10)
             high_water = consumer.pending_messages
             got = [int((await next_message(messages)).payload.split()[0]) for _ in range(count)]
             return high_water, consumer.reading_paused, got
@@ -51,12 +51,6 @@ def test_a_slow_consumer_pauses_reading_instead_of_buffering(
     assert bound <= high_water <= bound + 256 * 1024 // len(filler)
     assert not still_paused
     assert got == list(range(count))
-
-
-async def _until(condition: Any) -> None:
-    """Wait until ``condition()`` holds, checking once per event-loop iteration."""
-    while not condition():
-        await asyncio.sleep(0)
 
 
 def test_publishers_wait_when_the_engine_queue_is_full(request: pytest.FixtureRequest) -> None:

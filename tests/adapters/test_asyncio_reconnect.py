@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from asyncio_support import TcpRelay, run, unique_topic
+from asyncio_support import TcpRelay, WatchedClient, run, unique_topic
 
 from adapters.asyncio import Client, ConnectionLost, PublishResult, ReconnectPolicy
 
@@ -168,13 +168,11 @@ def test_requests_wait_for_the_reconnection(mosquitto_factory: Any) -> None:
     topic = unique_topic("wait")
 
     async def scenario() -> list[int]:
-        client = Client(broker.host, broker.tcp_port, reconnect=FAST, keep_alive=5)
+        client = WatchedClient(broker.host, broker.tcp_port, reconnect=FAST, keep_alive=5)
         await client.connect()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, lambda: broker.stop(kill=True))
-        while client.status == "connected":
-            # The loss is noticed when the socket reports it: give the loop a turn.
-            await asyncio.sleep(0)
+        await asyncio.wait_for(client.connection_ended_event.wait(), 10)
         assert client.status == "reconnecting"
         restart = loop.run_in_executor(None, broker.start)
         codes = await client.subscribe(topic, qos=1)
