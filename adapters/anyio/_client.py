@@ -148,8 +148,19 @@ class Pending:
 
 def _cause(exc: BaseException) -> BaseException:
     """The error behind anyio's wrapper exceptions (for classifying connect failures)."""
-    if isinstance(exc, anyio.BrokenResourceError) and exc.__cause__ is not None:
-        return exc.__cause__
+    cause = exc.__cause__
+    if cause is None:
+        return exc
+    if isinstance(exc, anyio.BrokenResourceError):
+        return cause
+    if type(exc) is OSError:
+        # anyio.connect_tcp's "All connection attempts failed", from the attempts' errors
+        # (one, or a group of them).
+        inner = getattr(cause, "exceptions", None)
+        if inner:
+            cause = inner[0]
+        if isinstance(cause, OSError):
+            return cause
     return exc
 
 
@@ -248,8 +259,7 @@ class Client(ClientBase):
         except BaseException:
             self._finish(None, "the client could not connect")
             task_group.cancel_scope.cancel()
-            with anyio.CancelScope(shield=True):
-                await task_group.__aexit__(None, None, None)
+            await task_group.__aexit__(None, None, None)
             raise
         return self
 
