@@ -30,7 +30,7 @@ from adapters.errors import (
 from emqtt_core.exceptions import UsageError as CoreUsageError
 from emqtt_core.reason_codes import ReasonCode, from_connack_return_code
 
-__all__ = ["ExitCode", "RejectedError", "WaitTimeout", "describe", "is_expected"]
+__all__ = ["ExitCode", "RejectedError", "WaitTimeout", "describe", "reason_name"]
 
 
 class ExitCode(enum.IntEnum):
@@ -69,7 +69,7 @@ class WaitTimeout(Exception):
 _TLS_HINT = "(use --cafile to trust its CA, or --insecure/--no-verify)"
 
 
-def _reason_name(code: int) -> str:
+def reason_name(code: int) -> str:
     """The spec's name of a reason code, with its number; a CONNACK failure below 0x80 can only
     be an MQTT 3.1/3.1.1 return code (1..5), named after its MQTT 5 equivalent."""
     known: ReasonCode | None
@@ -125,7 +125,7 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
     if isinstance(exc, ConnackRefused):
         where = _where(exc)
         text = f"connection refused by the broker{' at ' + where if where else ''}: "
-        text += _reason_name(exc.reason_code)
+        text += reason_name(exc.reason_code)
         if exc.server_reference:
             text += f"; it suggests {exc.server_reference}"
         return ExitCode.REFUSED, text
@@ -163,7 +163,7 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
     if isinstance(exc, ConnectionLost):
         text = "connection lost"
         if exc.reason_code is not None:
-            text += f": the broker disconnected with {_reason_name(exc.reason_code)}"
+            text += f": the broker disconnected with {reason_name(exc.reason_code)}"
         elif exc.by_server:
             text += ": the broker closed the connection"
         elif str(exc):
@@ -184,8 +184,3 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
     if isinstance(exc, (ConnectionError, EOFError)):
         return ExitCode.LOST, f"connection lost: {_os_error_text(exc)}"
     return ExitCode.ERROR, f"{type(exc).__name__}: {exc}"
-
-
-def is_expected(exc: BaseException) -> bool:
-    """Whether ``exc`` is an expected failure (reported in one line) rather than a bug."""
-    return describe(exc)[0] is not ExitCode.ERROR or isinstance(exc, ClientError)

@@ -34,14 +34,13 @@ from adapters._cli_args import (
     UsageError,
     parse_command,
 )
-from adapters._cli_errors import ExitCode, RejectedError, WaitTimeout, describe
+from adapters._cli_errors import ExitCode, RejectedError, WaitTimeout, describe, reason_name
 from adapters._cli_output import Progress, format_message, jsonable
 from adapters._cli_telemetry import TrafficCounters
 from adapters.asyncio import Client
 from adapters.transports.tls import create_ssl_context
 from emqtt_core.enums import QoS
 from emqtt_core.packets import Will
-from emqtt_core.reason_codes import ReasonCode
 
 __all__ = ["main", "run"]
 
@@ -182,14 +181,6 @@ class _Printer:
         self.count += 1
 
 
-def _reason(code: int) -> str:
-    try:
-        name = ReasonCode(code).name.lower().replace("_", " ")
-    except ValueError:
-        return f"reason code 0x{code:02X}"
-    return f"{name} (0x{code:02X})"
-
-
 # --- commands --------------------------------------------------------------------------------
 
 
@@ -208,7 +199,7 @@ async def _publish_checked(client: Client, topic: str, payload: bytes, qos: int,
     result = await client.publish(topic, payload, qos=qos, retain=retain)
     code = int(result.reason_code)
     if code >= 0x80:
-        raise RejectedError(f"the broker refused the message to {topic!r}: {_reason(code)}")
+        raise RejectedError(f"the broker refused the message to {topic!r}: {reason_name(code)}")
 
 
 async def _pub(command: PubCommand, client: Client, stdin: BinaryIO, stderr: TextIO) -> int:
@@ -256,7 +247,7 @@ async def _publish_window(client: Client, command: PubCommand, payload: bytes,
             code = int(future.result().reason_code)
             if code >= 0x80:
                 error = RejectedError(
-                    f"the broker refused the message to {command.topic!r}: {_reason(code)}"
+                    f"the broker refused the message to {command.topic!r}: {reason_name(code)}"
                 )
         if error is not None:
             failures.append(error)
@@ -278,17 +269,31 @@ async def _publish_window(client: Client, command: PubCommand, payload: bytes,
         raise failures[0]
 
 
-async def _receive(client: Client, printer: Callable[[Any], None], *, count: int | None,
-                   skip_retained: bool) -> int:
-    received = 0
+async def _receive(client: Client, printer: _Printer, *, count: int | None,
+                   skip_retained: bool) -> None:
     async for message in client.messages():
         if skip_retained and message.retain:
             continue
         printer(message)
-        received += 1
-        if count is not None and received >= count:
-            break
-    return received
+        if count is not None and printer.count >= count:
+            return
+
+
+async def _within(awaitable: Awaitable[None], seconds: float | None) -> bool:
+    """Await ``awaitable`` for at most ``seconds`` (None: no limit); False if time ran out.
+    The awaited work is cancelled whichever way this ends."""
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+        if task in done:
+            task.result()
+            return True
+        return False
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def _sub(command: SubCommand, client: Client, stdout: BinaryIO) -> int:
@@ -302,31 +307,21 @@ async def _sub(command: SubCommand, client: Client, stdout: BinaryIO) -> int:
     for topic, code in zip(command.topics, codes, strict=False):
         if int(code) >= 0x80:
             raise RejectedError(
-                f"the broker refused the subscription to {topic!r}: {_reason(int(code))}"
+                f"the broker refused the subscription to {topic!r}: {reason_name(int(code))}"
             )
     _logger.info("subscribed to %s", " ".join(command.topics))
     printer = _Printer(command.output, command.show_properties, command.end_of_line, stdout)
     receiving = _receive(client, printer, count=command.count,
                          skip_retained=command.skip_retained)
-    if command.timeout is None:
-        await receiving
+    if await _within(receiving, command.timeout):
         return ExitCode.OK
-    task = asyncio.ensure_future(receiving)
-    done, _ = await asyncio.wait({task}, timeout=command.timeout)
-    if task in done:
-        task.result()
-        return ExitCode.OK
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
     wanted = f" of {command.count}" if command.count else ""
     raise WaitTimeout(
         f"timed out after {command.timeout:g} s with {printer.count}{wanted} messages"
     )
 
 
-async def _connect(command: ConnectCommand, client: Client, stdout: BinaryIO,
-                   stderr: TextIO) -> int:
+async def _connect(command: ConnectCommand, client: Client, stdout: BinaryIO) -> int:
     settings = command.connection
     connected = client.connack
     session_present = connected is not None and connected.session_present
@@ -343,12 +338,8 @@ async def _connect(command: ConnectCommand, client: Client, stdout: BinaryIO,
     stdout.write(line.encode("utf-8", "replace") + b"\n")
     stdout.flush()
     printer = _Printer(command.output, command.show_properties, command.end_of_line, stdout)
-    receiving = _receive(client, printer, count=None, skip_retained=False)
-    if command.timeout is None:
-        await receiving
-    else:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(receiving, command.timeout)
+    # Until interrupted, or -W: the connection held for that long, which is success.
+    await _within(_receive(client, printer, count=None, skip_retained=False), command.timeout)
     return ExitCode.OK
 
 
@@ -379,7 +370,7 @@ async def run(
     if isinstance(command, SubCommand):
         return await _with_client(command.connection, lambda client: _sub(command, client, stdout))
     return await _with_client(command.connection,
-                              lambda client: _connect(command, client, stdout, stderr))
+                              lambda client: _connect(command, client, stdout))
 
 
 async def _run_until_signalled(

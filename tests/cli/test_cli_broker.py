@@ -220,13 +220,20 @@ def test_connect_reports_the_connack_and_exits_0_after_w(tcp: list[str]) -> None
     assert "MQTT 5, session present: no" in first
 
 
-def test_interrupt_disconnects_cleanly_with_130(tcp: list[str], topic: str,
-                                               running: type[Running]) -> None:
-    sub = running("sub", *tcp, "-t", topic, "--log-level", "info")
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signals_disconnect_cleanly(tcp: list[str], topic: str, running: type[Running],
+                                    signum: int, status: int) -> None:
+    watcher = running("sub", *tcp, "-t", topic + "/will", "-W", "20", "-C", "1",
+                      "--log-level", "info")
+    watcher.wait_for_stderr(b"subscribed to")
+    sub = running("sub", *tcp, "-t", topic, "--will-topic", topic + "/will",
+                  "--will-payload", "abnormal", "--log-level", "info")
     sub.wait_for_stderr(b"subscribed to")
-    sub.process.send_signal(signal.SIGINT)
-    status, _, _ = sub.finish()
-    assert status == 130
+    sub.process.send_signal(signum)
+    assert sub.finish()[0] == status
+    # A clean DISCONNECT: the broker drops the will. Prove it with a message published after.
+    assert emqtt("pub", *tcp, "-t", topic + "/will", "-m", "after").returncode == 0
+    assert watcher.finish()[:2] == (0, b"after\n")
 
 
 # --- failures: one line, a distinct status -----------------------------------------------------
