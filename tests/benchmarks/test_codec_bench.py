@@ -219,6 +219,74 @@ LIBRARIES = {
 }
 
 
+STREAM = 100
+"""Messages per chunk in the stream benchmark."""
+
+
+def stream_decoder(library: str) -> Callable[[bytes], int]:
+    """Decode every message of one chunk (as a socket read delivers them); return the count."""
+    if library == "emqtt":
+        decoder = Decoder(5)
+
+        def decode(chunk: bytes) -> int:
+            decoder.feed(chunk)
+            count = 0
+            while decoder.next_packet() is not None:
+                count += 1
+            return count
+
+        return decode
+    if library == "zmqtt":
+        from zmqtt._internal.packets.reader import PacketBuffer
+
+        buffer = PacketBuffer(version="5.0")
+        return lambda chunk: (buffer.feed(chunk), sum(1 for _ in buffer))[1]
+    if library == "gmqtt":
+        read_packet, framing_object, received = _gmqtt_parts(gmqtt_codec("5")[0])
+
+        def decode_gmqtt(chunk: bytes) -> int:
+            read_packet(framing_object, chunk)
+            count = len(received)
+            received.clear()
+            return count
+
+        return decode_gmqtt
+    import mqtt5
+
+    def decode_mqtt5(chunk: bytes) -> int:
+        view = memoryview(chunk)
+        offset = count = 0
+        while offset < len(view):
+            offset += mqtt5.read(view[offset:])[1]
+            count += 1
+        return count
+
+    return decode_mqtt5
+
+
+def _gmqtt_parts(decode: Callable[[], Any]) -> tuple[Any, Any, list[Any]]:
+    # The one-message decode closure of gmqtt_codec() holds the framing function,
+    # the object it frames for and the list its on_message fills.
+    cells = dict(zip(decode.__code__.co_freevars, decode.__closure__ or (), strict=True))
+    return (
+        cells["read_packet"].cell_contents,
+        cells["framing"].cell_contents,
+        cells["received"].cell_contents,
+    )
+
+
+@pytest.mark.parametrize("library", list(LIBRARIES))
+def test_decode_stream(benchmark: Any, library: str) -> None:
+    if library != "emqtt":
+        pytest.importorskip(library)
+    decode = stream_decoder(library)
+    chunk = WIRE["5"] * STREAM
+    assert decode(chunk) == STREAM
+    benchmark.group = f"decode MQTT 5, {STREAM} PUBLISH in one chunk (time per chunk)"
+    benchmark.extra_info.update(library=library, version="5", operation="stream")
+    benchmark(decode, chunk)
+
+
 @pytest.mark.parametrize("library", list(LIBRARIES))
 @pytest.mark.parametrize("version", ["5", "3.1.1"])
 @pytest.mark.parametrize("operation", ["decode", "encode"])
