@@ -157,6 +157,9 @@ class Client(ClientBase):
         self._closed_waiter: asyncio.Future[None] | None = None
         self._max_queued = self.options.config.max_queued
         self._qos0_done: asyncio.Future[PublishResult] | None = None
+        # A finished client's last layer completing its closing handshake, until this time.
+        self._drain_until: float | None = None
+        self._drained: asyncio.Future[None] | None = None
 
     # -- properties ----------------------------------------------------------------------------
 
@@ -322,13 +325,12 @@ class Client(ClientBase):
             server_hostname=(options.server_hostname or endpoint.host) if secure else None,
             local_addr=options.local_address,
         )
-        transport = protocol.transport
-        assert isinstance(transport, asyncio.Transport)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            if sock.family in (socket.AF_INET, socket.AF_INET6):
-                # MQTT packets are small and latency matters: no Nagle delay.
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # asyncio already disables Nagle's algorithm on TCP sockets (MQTT packets are small
+        # and latency matters); apply the user's own options.
+        if options.socket_options:
+            transport = protocol.transport
+            assert transport is not None
+            sock = transport.get_extra_info("socket")
             for level, name, value in options.socket_options:
                 sock.setsockopt(level, name, value)
 
@@ -381,12 +383,17 @@ class Client(ClientBase):
         driver = self._driver
         if driver.layer is not None:
             driver.flush(loop.time())
+            if self._drain_until is not None:
+                self._close_connection()
         self._arm_timer()
         if self._room_waiters:
             self._wake_room()
 
     def _arm_timer(self) -> None:
         when = self._driver.timer()
+        drain = self._drain_until
+        if drain is not None and (when is None or drain < when):
+            when = drain
         if when is None:
             return
         timer = self._timer
@@ -459,7 +466,12 @@ class Client(ClientBase):
                 transport.pause_reading()  # type: ignore[attr-defined]
 
     def _close_connection(self) -> None:
-        """Write what is left (DISCONNECT, close frames), then close the socket."""
+        """Write what is left (DISCONNECT, close frames), then close the socket.
+
+        When the client is finished, a WebSocket or QUIC layer first completes its closing
+        handshake (close frames; stream FIN then CONNECTION_CLOSE), within `CLOSE_TIMEOUT`:
+        the socket stays open and pumped until the layer reports it is closed.
+        """
         loop = self._loop
         assert loop is not None
         driver = self._driver
@@ -470,12 +482,24 @@ class Client(ClientBase):
         now = loop.time()
         if driver.layer is not None and not driver.layer_closed:
             driver.flush(now)
-            driver.close_layer(now)
-            driver.flush(now)
+            if self._drain_until is None:
+                driver.close_layer(now)
+                driver.flush(now)
+            if not driver.layer_closed and self._status == "closed":
+                if self._drain_until is None:
+                    self._drain_until = now + CLOSE_TIMEOUT
+                    self._drained = loop.create_future()
+                if now < self._drain_until:
+                    self._arm_timer()
+                    return
         self._protocol = None
         self._transport = None
         driver.detach()
         transport.close()
+        self._drain_until = None
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
         self._arm_timer()
 
     def _finish(self, error: ClientError | None) -> None:
@@ -850,6 +874,7 @@ class Client(ClientBase):
             return
         self._finish(None)
         self._close_connection()
+        await self._wait_drained()
 
     async def disconnect(
         self,
@@ -886,15 +911,20 @@ class Client(ClientBase):
             self._finish(None)
             return
         self._flush()
-        if self._closed_waiter.done():
-            # The usual case: DISCONNECT was written and the engine closed the connection.
-            self._close_connection()
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(self._closed_waiter), CLOSE_TIMEOUT)
-        except asyncio.TimeoutError:
-            self._close_connection()
-            self._finish(None)
+        if not self._closed_waiter.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._closed_waiter), CLOSE_TIMEOUT)
+            except asyncio.TimeoutError:
+                self._finish(None)
+        # The usual case: DISCONNECT was written and the engine closed the connection.
+        self._close_connection()
+        await self._wait_drained()
+
+    async def _wait_drained(self) -> None:
+        drained = self._drained
+        if drained is not None:
+            # Bounded: _close_connection gives up at _drain_until.
+            await asyncio.shield(drained)
 
 
 class _Deadline:
