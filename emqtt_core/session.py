@@ -98,6 +98,7 @@ _CLIENT_ID_RANDOM_BYTES: Final = 8
 
 _S = SessionState
 _QOS: Final = (QoS.AT_MOST_ONCE, QoS.AT_LEAST_ONCE, QoS.EXACTLY_ONCE)
+_QOS_TYPES: Final = (int, QoS)
 _RECEIVING: Final = frozenset({_S.CONNECTING, _S.AUTHENTICATING, _S.CONNECTED})
 
 # Properties the client may not put on a PUBLISH: those the packet cannot
@@ -525,14 +526,9 @@ class ClientSession:
         """
         if type(payload) is not bytes:
             payload = _as_payload(payload)
-        if topic not in self._valid_topics:
-            if not isinstance(topic, str):
-                raise UsageError(f"topic must be a str, not {type(topic).__name__}")
-            validate_topic_name(topic)
-            if len(self._valid_topics) >= _TOPIC_CACHE_SIZE:
-                self._valid_topics.clear()
-            self._valid_topics.add(topic)
-        if qos not in (0, 1, 2) or isinstance(qos, bool):
+        if type(topic) is not str or topic not in self._valid_topics:
+            self._validate_topic(topic)
+        if type(qos) not in _QOS_TYPES or not 0 <= qos <= 2:
             raise UsageError(f"qos must be 0, 1 or 2, not {qos!r}")
         level = _QOS[qos]
         props = NO_PROPERTIES if properties is None else properties
@@ -554,6 +550,14 @@ class ClientSession:
             self._enqueue(ticket, _Queued(topic, payload, level, retain, props))
         self._next_ticket = ticket + 1
         return ticket
+
+    def _validate_topic(self, topic: object) -> None:
+        if not isinstance(topic, str):
+            raise UsageError(f"topic must be a str, not {type(topic).__name__}")
+        validate_topic_name(topic)
+        if len(self._valid_topics) >= _TOPIC_CACHE_SIZE:
+            self._valid_topics.clear()
+        self._valid_topics.add(topic)
 
     def _enqueue(self, ticket: int, item: _Queued) -> None:
         if len(self._queue) >= self._config.max_queued:
@@ -658,23 +662,24 @@ class ClientSession:
         self._require(Input.SEND_ACK)
         props = NO_PROPERTIES if properties is None else properties
         if packet_id in self._in_unacked:
-            packet: PubAck | PubRec = PubAck(
-                packet_id=packet_id, reason_code=reason_code, properties=props
-            )
-            data = encode(packet, self._version)
-            self._in_unacked.discard(packet_id)
-            self._in_counted.discard(packet_id)
+            exactly_once = False
         elif self._in_qos2.get(packet_id) is False:
-            packet = PubRec(packet_id=packet_id, reason_code=reason_code, properties=props)
-            data = encode(packet, self._version)
-            if reason_code >= 0x80:
-                # The exchange ends here: no PUBREL will follow.
-                del self._in_qos2[packet_id]
-                self._in_counted.discard(packet_id)
-            else:
-                self._in_qos2[packet_id] = True
+            exactly_once = True
         else:
             raise UsageError(f"no received message awaits an acknowledgement with id {packet_id}")
+        packet = (PubRec if exactly_once else PubAck)(
+            packet_id=packet_id, reason_code=reason_code, properties=props
+        )
+        data = self._encode_within_limit(packet)
+        if not exactly_once:
+            self._in_unacked.discard(packet_id)
+            self._in_counted.discard(packet_id)
+        elif reason_code >= 0x80:
+            # The exchange ends here: no PUBREL will follow.
+            del self._in_qos2[packet_id]
+            self._in_counted.discard(packet_id)
+        else:
+            self._in_qos2[packet_id] = True
         self._queue_bytes(packet, data)
 
     def ping(self) -> None:
@@ -726,7 +731,7 @@ class ClientSession:
         props = NO_PROPERTIES if properties is None else properties
         props = replace(props, authentication_method=configured, authentication_data=data)
         packet = Auth(reason_code=expected, properties=props)
-        encoded = encode(packet, self._version)
+        encoded = self._encode_within_limit(packet)
         if expected is ReasonCode.RE_AUTHENTICATE:
             self._reauthenticating = True
         self._state = target
@@ -761,7 +766,7 @@ class ClientSession:
                 "session expiry cannot change from 0 to non-zero at DISCONNECT [MQTT-3.14.2-2]"
             )
         packet = Disconnect(reason_code=reason_code, properties=props)
-        data = encode(packet, self._version)
+        data = self._encode_within_limit(packet)
         if expiry is not None:
             self._session_expiry = expiry
         self._queue_bytes(packet, data)
@@ -1031,6 +1036,18 @@ class ClientSession:
 
     def _queue_packet(self, packet: Packet) -> None:
         self._queue_bytes(packet, encode(packet, self._version))
+
+    def _encode_within_limit(self, packet: Packet) -> bytes:
+        """Encode a packet the caller shaped; refuse it over the server's maximum size."""
+        data = encode(packet, self._version)
+        limit = self._server_maximum_packet_size
+        if limit is not None and len(data) > limit:
+            # [MQTT-3.2.2-15] never more than the server's Maximum Packet Size.
+            raise UsageError(
+                f"{type(packet).__name__} would be {len(data)} bytes, over the server's"
+                f" maximum of {limit} [MQTT-3.2.2-15]"
+            )
+        return data
 
     def _send_ping(self) -> None:
         self._pings_unsent += 1
@@ -1389,12 +1406,7 @@ class ClientSession:
         # Queued by the caller together with other unanswered requests.
 
     def _send_request(self, packet: Subscribe | Unsubscribe) -> None:
-        data = encode(packet, self._version)
-        limit = self._server_maximum_packet_size
-        if limit is not None and len(data) > limit:
-            raise UsageError(
-                f"the packet is {len(data)} bytes, over the server's maximum of {limit}"
-            )
+        data = self._encode_within_limit(packet)
         self._requests[packet.packet_id] = packet
         self._next_packet_id = packet.packet_id % _MAX_PACKET_ID + 1
         self._queue_bytes(packet, data)

@@ -411,3 +411,30 @@ def test_small_queued_message_skips_the_size_check() -> None:
     h.session.publish("t", b"1", qos=1)
     h.session.publish("t", b"2", qos=1)
     assert h.session.queued_count == 1
+
+
+@pytest.mark.parametrize("qos", [1.0, "1", None, -1])
+def test_qos_of_another_type_is_a_usage_error(qos: object) -> None:
+    h = connected()
+    with pytest.raises(UsageError):
+        h.session.publish("t", b"", qos=qos)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("topic", [["a"], None, 5])
+def test_topic_of_another_type_is_a_usage_error(topic: object) -> None:
+    h = connected()
+    with pytest.raises(UsageError):
+        h.session.publish(topic, b"")  # type: ignore[arg-type]
+
+
+def test_acks_and_disconnect_over_the_server_maximum_are_refused() -> None:
+    h = SessionHarness(ClientConfig(client_id="c", auto_ack=False))
+    h.connect(properties=Properties(maximum_packet_size=40))
+    h.reply(Publish(topic="a", qos=QoS.AT_LEAST_ONCE, packet_id=1))
+    long = Properties(reason_string="r" * 60)
+    with pytest.raises(UsageError):
+        h.session.ack(1, reason_code=ReasonCode.UNSPECIFIED_ERROR, properties=long)
+    with pytest.raises(UsageError):
+        h.session.disconnect(properties=long)
+    h.session.ack(1)
+    assert h.sent() == [PubAck(packet_id=1)]
