@@ -87,9 +87,7 @@ def count_event(
     totals[1] += measurements["data_size"]
 
 
-async def publish(
-    host: str, port: int, *, count: int, qos: int, mode: str
-) -> tuple[float, float]:
+async def publish(host: str, port: int, *, count: int, qos: int, mode: str) -> tuple[float, float]:
     """Pipelined publishes (at most `WINDOW` unfinished); QoS 0 ends with a QoS 1 fence.
 
     Returns:
@@ -181,9 +179,7 @@ def report(samples: Sequence[dict[str, Any]], scenarios: Sequence[str]) -> str:
                         ratios.append(rate_of(s) / rate_of(base))
                     cell += f" ({statistics.median(ratios):.1%})"
                 cells.append(cell)
-            lines.append(
-                f"| {scenario} | {measure_name} ({unit}) | " + " | ".join(cells) + " |"
-            )
+            lines.append(f"| {scenario} | {measure_name} ({unit}) | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

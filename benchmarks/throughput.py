@@ -57,9 +57,17 @@ QOS2_WINDOW = 100
 #: A receive flow that stops for this long is over (QoS 0 may be dropped by the broker).
 IDLE_TIMEOUT = 3.0
 CLIENTS = ("raw", "emqtt", "paho", "gmqtt")
+#: Also accepted by --clients: the asyncio client with telemetry on and nobody listening
+#: (emqtt-tm), and with a no-op handler attached to the four events (emqtt-tmh).
+VARIANTS = ("emqtt-tm", "emqtt-tmh")
 SCENARIOS = ("pub_qos0", "pub_qos1", "pub_qos2", "recv_qos0", "connect")
-COUNTS = {"pub_qos0": 60_000, "pub_qos1": 40_000, "pub_qos2": 15_000, "recv_qos0": 60_000,
-          "connect": 400}
+COUNTS = {
+    "pub_qos0": 60_000,
+    "pub_qos1": 40_000,
+    "pub_qos2": 15_000,
+    "recv_qos0": 60_000,
+    "connect": 400,
+}
 BROKER_CONF = (
     # 0 means no limit for both: the clients' own windows bound what is in flight.
     "max_inflight_messages 0",
@@ -94,7 +102,9 @@ def _publish(client: str, host: str, port: int, count: int, qos: int) -> float:
         return asyncio.run(_peers.gmqtt_publish(host, port, TOPIC, PAYLOAD, count=count, qos=qos))
     window = QOS2_WINDOW if qos == 2 else QOS1_WINDOW
     return asyncio.run(
-        _emqtt.publish(host, port, TOPIC, PAYLOAD, count=count, qos=qos, window=window)
+        _emqtt.publish(
+            host, port, TOPIC, PAYLOAD, count=count, qos=qos, window=window, variant=client
+        )
     )
 
 
@@ -106,7 +116,9 @@ def _ready() -> None:
 def _receive(client: str, host: str, port: int, count: int) -> tuple[int, float]:
     if client in ("raw", "paho"):
         if client == "raw":
-            sub: _raw.RawSubscriber | _peers.PahoSubscriber = _raw.RawSubscriber(host, port, TOPIC)
+            sub: _raw.RawSubscriber | _peers.PahoSubscriber = _raw.RawSubscriber(
+                host, port, TOPIC, PAYLOAD
+            )
         else:
             sub = _peers.PahoSubscriber(host, port, TOPIC)
         _ready()
@@ -122,7 +134,9 @@ def _receive(client: str, host: str, port: int, count: int) -> tuple[int, float]
             result = await gsub.receive(count, IDLE_TIMEOUT)
             await gsub.close()
             return result
-        return await _emqtt.receive(host, port, TOPIC, count, IDLE_TIMEOUT, _ready)
+        return await _emqtt.receive(
+            host, port, TOPIC, count=count, idle_timeout=IDLE_TIMEOUT, ready=_ready, variant=client
+        )
 
     return asyncio.run(run_async())
 
@@ -134,7 +148,7 @@ def _connect(client: str, host: str, port: int, count: int) -> float:
         return _peers.paho_connect_cycles(host, port, count)
     if client == "gmqtt":
         return asyncio.run(_peers.gmqtt_connect_cycles(host, port, count))
-    return asyncio.run(_emqtt.connect_cycles(host, port, count))
+    return asyncio.run(_emqtt.connect_cycles(host, port, count, client))
 
 
 # -- coordinator side --------------------------------------------------------------------------
@@ -190,8 +204,7 @@ def _format_rate(rate: float) -> str:
 
 def report(samples: Sequence[Sample], clients: Sequence[str], scenarios: Sequence[str]) -> str:
     """The table of medians (rate, and ratio to raw in brackets) as Markdown."""
-    lines = ["| scenario | " + " | ".join(clients) + " |",
-             "|---|" + "---:|" * len(clients)]
+    lines = ["| scenario | " + " | ".join(clients) + " |", "|---|" + "---:|" * len(clients)]
     for scenario in scenarios:
         cells = []
         for client in clients:
@@ -202,8 +215,11 @@ def report(samples: Sequence[Sample], clients: Sequence[str], scenarios: Sequenc
             rate = statistics.median(s.rate for s in mine)
             ratios = []
             for s in mine:
-                raw = [r for r in samples
-                       if r.client == "raw" and r.scenario == scenario and r.round == s.round]
+                raw = [
+                    r
+                    for r in samples
+                    if r.client == "raw" and r.scenario == scenario and r.round == s.round
+                ]
                 if raw and raw[0].rate:
                     ratios.append(s.rate / raw[0].rate)
             lost = sum(s.expected - s.count for s in mine)
@@ -225,8 +241,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--clients", default=",".join(CLIENTS))
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--scale", type=float, default=None, help="multiply every count")
-    parser.add_argument("--worker", nargs=5, metavar=("CLIENT", "SCENARIO", "HOST", "PORT", "N"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--worker",
+        nargs=5,
+        metavar=("CLIENT", "SCENARIO", "HOST", "PORT", "N"),
+        help=argparse.SUPPRESS,
+    )
     args = parser.parse_args(argv)
     if args.worker:
         client, scenario, host, port, count = args.worker
@@ -237,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     clients = [c for c in args.clients.split(",") if c]
     scenarios = [s for s in args.scenarios.split(",") if s]
     for name in clients:
-        if name not in CLIENTS:
+        if name not in CLIENTS + VARIANTS:
             parser.error(f"unknown client {name!r}")
     for name in scenarios:
         if name not in SCENARIOS:
@@ -250,8 +270,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="emqtt-bench-") as tmp:
         root = Path(tmp)
         root.chmod(0o711)
-        broker = Mosquitto(root / "broker", TLSMaterial.create(root / "tls"),
-                           extra_conf=BROKER_CONF)
+        broker = Mosquitto(
+            root / "broker", TLSMaterial.create(root / "tls"), extra_conf=BROKER_CONF
+        )
         samples: list[Sample] = []
         with broker:
             for round_ in range(rounds):
@@ -260,15 +281,27 @@ def main(argv: Sequence[str] | None = None) -> int:
                     for client in order:
                         count = counts[scenario]
                         result = measure(client, scenario, broker.host, broker.tcp_port, count)
-                        sample = Sample(client, scenario, round_, int(result["count"]),
-                                        float(result["seconds"]), count)
+                        sample = Sample(
+                            client,
+                            scenario,
+                            round_,
+                            int(result["count"]),
+                            float(result["seconds"]),
+                            count,
+                        )
                         samples.append(sample)
-                        print(f"round {round_ + 1}/{rounds} {scenario:9} {client:6} "
-                              f"{_format_rate(sample.rate):>7}/s", file=sys.stderr, flush=True)
+                        print(
+                            f"round {round_ + 1}/{rounds} {scenario:9} {client:6} "
+                            f"{_format_rate(sample.rate):>7}/s",
+                            file=sys.stderr,
+                            flush=True,
+                        )
     print()
-    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {rounds} rounds, counts "
-          + ", ".join(f"{s}={counts[s]}" for s in scenarios)
-          + f", {time.monotonic() - started:.0f} s")
+    print(
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {rounds} rounds, counts "
+        + ", ".join(f"{s}={counts[s]}" for s in scenarios)
+        + f", {time.monotonic() - started:.0f} s"
+    )
     print()
     print(report(samples, clients, scenarios))
     return 0

@@ -12,6 +12,7 @@ import trustme
 from asyncio_support import endpoint, make_client, run, unique_topic
 from support.net import free_tcp_port
 
+import telemetry
 from adapters.asyncio import (
     AckTimeout,
     Client,
@@ -27,7 +28,7 @@ from adapters.asyncio import (
 from adapters.errors import ConnectError
 from emqtt_core.codec import encode
 from emqtt_core.enums import ProtocolVersion
-from emqtt_core.packets import ConnAck
+from emqtt_core.packets import ConnAck, PingReq
 from emqtt_core.properties import Properties
 from emqtt_core.reason_codes import ReasonCode
 
@@ -292,3 +293,44 @@ def test_redirection_without_a_working_server_fails_with_the_refusal() -> None:
 
     with pytest.raises(ConnectError):
         run(scenario())
+
+
+def test_a_silent_server_is_detected_by_keepalive() -> None:
+    """No PINGRESP within ping_timeout: the client declares the connection dead (the
+    keepalive of MQTT section 3.1.2.10) instead of hanging on a half-open connection."""
+
+    async def scenario() -> None:
+        server, port = await serve(connack_then_silence(ConnAck(), ProtocolVersion.MQTT_5))
+        async with server:
+            client = Client("127.0.0.1", port, client_id="c", keep_alive=1, ping_timeout=0.5)
+            await client.connect()
+            async for _ in client.messages():
+                pass
+
+    with pytest.raises(ConnectionLost):
+        run(scenario(), timeout=10)
+
+
+@pytest.mark.broker
+def test_keepalive_pings_an_idle_connection(request: pytest.FixtureRequest) -> None:
+    """An idle client sends PINGREQ once per keepalive interval [MQTT-3.1.2-20] and stays
+    connected."""
+    options = endpoint(request, "tcp")
+
+    async def scenario() -> str:
+        pinged = asyncio.Event()
+
+        def on_send(name: Any, measurements: Any, metadata: Any, config: Any) -> None:
+            if isinstance(metadata["data"], PingReq):
+                pinged.set()
+
+        telemetry.attach("keepalive-test", ("emqtt", "socket", "send_data"), on_send)
+        try:
+            async with make_client(options, keep_alive=1, telemetry=True) as client:
+                await asyncio.wait_for(pinged.wait(), 5)
+                await client.publish("t/keepalive", b"still here", qos=1)
+                return client.status
+        finally:
+            telemetry.detach("keepalive-test")
+
+    assert run(scenario()) == "connected"
