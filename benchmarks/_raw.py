@@ -7,6 +7,7 @@ The packets come from ``tests/support/raw_mqtt.py`` where it has them.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 
@@ -198,4 +199,34 @@ def connect_cycles(host: str, port: int, count: int) -> float:
         sock = open_session(host, port, "raw-conn")
         sock.sendall(DISCONNECT)
         sock.close()
+    return time.perf_counter() - start
+
+
+class _ConnackProtocol(asyncio.Protocol):
+    """The least an asyncio client can do per connection: wait for the CONNACK bytes."""
+
+    def __init__(self, connack: asyncio.Future[bytes]) -> None:
+        self.connack = connack
+
+    def data_received(self, data: bytes) -> None:
+        if not self.connack.done():
+            self.connack.set_result(data)
+
+
+async def asyncio_connect_cycles(host: str, port: int, count: int) -> float:
+    """``count`` sequential connections through asyncio's own machinery and nothing else
+    (``create_connection``, a pre-encoded CONNECT, CONNACK, DISCONNECT, close): the floor of
+    any asyncio client for the connect scenario."""
+    loop = asyncio.get_running_loop()
+    packet = connect("asyncio-floor")
+    start = time.perf_counter()
+    for _ in range(count):
+        connack: asyncio.Future[bytes] = loop.create_future()
+        transport, _ = await loop.create_connection(
+            lambda: _ConnackProtocol(connack), host, port  # noqa: B023
+        )
+        transport.write(packet)
+        await connack
+        transport.write(DISCONNECT)
+        transport.close()
     return time.perf_counter() - start

@@ -13,7 +13,9 @@ Scenarios (MQTT 3.1.1, 64-byte payloads):
 - ``pub_qos1`` / ``pub_qos2``: N publishes, pipelined, until every PUBACK / PUBCOMP.
 - ``recv_qos0``: a raw publisher floods N QoS 0 messages to the client's subscription; the
   rate runs from the first to the last message received.
-- ``connect``: sequential connect + CONNACK + DISCONNECT cycles.
+- ``connect``: sequential connect + CONNACK + DISCONNECT cycles. The ``floor`` column is
+  asyncio's own connection machinery with a pre-encoded CONNECT and nothing else: the bound
+  of any asyncio client.
 
 Each measurement runs in a fresh worker process. Clients alternate within each round (A B C D,
 then D C B A) and the table shows, per cell, the median rate over the rounds and the median of
@@ -60,6 +62,9 @@ CLIENTS = ("raw", "emqtt", "paho", "gmqtt")
 #: Also accepted by --clients: the asyncio client with telemetry on and nobody listening
 #: (emqtt-tm), and with a no-op handler attached to the four events (emqtt-tmh).
 VARIANTS = ("emqtt-tm", "emqtt-tmh")
+#: The connect scenario also runs "floor": asyncio's own connection machinery with a
+#: pre-encoded CONNECT and nothing else, the bound of any asyncio client.
+FLOOR = "floor"
 SCENARIOS = ("pub_qos0", "pub_qos1", "pub_qos2", "recv_qos0", "connect")
 COUNTS = {
     "pub_qos0": 60_000,
@@ -142,6 +147,8 @@ def _receive(client: str, host: str, port: int, count: int) -> tuple[int, float]
 
 
 def _connect(client: str, host: str, port: int, count: int) -> float:
+    if client == FLOOR:
+        return asyncio.run(_raw.asyncio_connect_cycles(host, port, count))
     if client == "raw":
         return _raw.connect_cycles(host, port, count)
     if client == "paho":
@@ -238,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a fifth of the counts, 3 rounds")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 5, quick 3)")
-    parser.add_argument("--clients", default=",".join(CLIENTS))
+    parser.add_argument("--clients", default=",".join((*CLIENTS, FLOOR)))
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--scale", type=float, default=None, help="multiply every count")
     parser.add_argument(
@@ -257,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     clients = [c for c in args.clients.split(",") if c]
     scenarios = [s for s in args.scenarios.split(",") if s]
     for name in clients:
-        if name not in CLIENTS + VARIANTS:
+        if name not in (*CLIENTS, *VARIANTS, FLOOR):
             parser.error(f"unknown client {name!r}")
     for name in scenarios:
         if name not in SCENARIOS:
@@ -279,6 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 order = clients if round_ % 2 == 0 else list(reversed(clients))
                 for scenario in scenarios:
                     for client in order:
+                        if client == FLOOR and scenario != "connect":
+                            continue
                         count = counts[scenario]
                         result = measure(client, scenario, broker.host, broker.tcp_port, count)
                         sample = Sample(
