@@ -96,10 +96,20 @@ _MIN_ALIASED_TOPIC: Final = 4
 _CLIENT_ID_PREFIX: Final = "emqtt-"
 _CLIENT_ID_RANDOM_BYTES: Final = 8
 
-_S = SessionState
-_QOS: Final = (QoS.AT_MOST_ONCE, QoS.AT_LEAST_ONCE, QoS.EXACTLY_ONCE)
+# Enum members bound to module names: reading ``SessionState.CONNECTED`` goes
+# through Enum's class-attribute descriptor, about ten times the cost of a
+# global lookup, and the hot paths read these on every message.
+_DISCONNECTED: Final = SessionState.DISCONNECTED
+_CONNECTING: Final = SessionState.CONNECTING
+_AUTHENTICATING: Final = SessionState.AUTHENTICATING
+_CONNECTED: Final = SessionState.CONNECTED
+_DISCONNECTING: Final = SessionState.DISCONNECTING
+_QOS0: Final = QoS.AT_MOST_ONCE
+_QOS1: Final = QoS.AT_LEAST_ONCE
+_QOS2: Final = QoS.EXACTLY_ONCE
+_QOS: Final = (_QOS0, _QOS1, _QOS2)
 _QOS_TYPES: Final = (int, QoS)
-_RECEIVING: Final = frozenset({_S.CONNECTING, _S.AUTHENTICATING, _S.CONNECTED})
+_RECEIVING: Final = frozenset({_CONNECTING, _AUTHENTICATING, _CONNECTED})
 
 # Properties the client may not put on a PUBLISH: those the packet cannot
 # carry, plus the Topic Alias (managed by the session) and the Subscription
@@ -193,7 +203,7 @@ class ClientSession:
         self._config = config
         self._version: ProtocolVersion = config.protocol_version
         self._v5 = self._version is ProtocolVersion.MQTT_5
-        self._state = _S.DISCONNECTED
+        self._state = _DISCONNECTED
         self._client_id = config.client_id
         self._events: deque[Event] = deque()
         self.record_sent_packets = False
@@ -238,7 +248,7 @@ class ClientSession:
 
         # What the server allows (from its last CONNACK; permissive until then).
         self._window = self._configured_window(_DEFAULT_RECEIVE_MAXIMUM)
-        self._server_maximum_qos = QoS.EXACTLY_ONCE
+        self._server_maximum_qos = _QOS2
         self._retain_available = True
         self._wildcard_available = True
         self._shared_available = True
@@ -345,9 +355,9 @@ class ClientSession:
             now: the current time.
         """
         state = self._state
-        if state is _S.DISCONNECTING:
+        if state is _DISCONNECTING:
             self._drop_output()
-            self._state = _S.DISCONNECTED
+            self._state = _DISCONNECTED
         elif state in _RECEIVING:
             self._close(Input.RECV_EOF, ConnectionLost("the transport closed"))
 
@@ -359,7 +369,7 @@ class ClientSession:
             now: the current time.
         """
         state = self._state
-        if state is _S.CONNECTED:
+        if state is _CONNECTED:
             if self._ping_deadline is not None and now >= self._ping_deadline:
                 self._close(Input.KEEPALIVE_TIMEOUT, KeepAliveTimeout("no PINGRESP in time"))
             elif (
@@ -388,8 +398,8 @@ class ClientSession:
         """
         out = self._out
         if not out:
-            if self._state is _S.DISCONNECTING:
-                self._state = _S.DISCONNECTED
+            if self._state is _DISCONNECTING:
+                self._state = _DISCONNECTED
             return b""
         data = out[0] if len(out) == 1 else b"".join(out)
         out.clear()
@@ -397,7 +407,7 @@ class ClientSession:
         if self._out_qos0:
             events = self._events
             for ticket in self._out_qos0:
-                events.append(publish_completed(ticket, QoS.AT_MOST_ONCE, None))
+                events.append(publish_completed(ticket, _QOS0, None))
             self._out_qos0.clear()
         if self._out_records:
             self._sent_records.extend(self._out_records)
@@ -409,8 +419,8 @@ class ClientSession:
             self._pings_unsent = 0
             if self._ping_deadline is None:
                 self._ping_deadline = now + self._ping_timeout()
-        if self._state is _S.DISCONNECTING:
-            self._state = _S.DISCONNECTED
+        if self._state is _DISCONNECTING:
+            self._state = _DISCONNECTED
         return data
 
     def next_event(self) -> Event | None:
@@ -421,7 +431,7 @@ class ClientSession:
     def get_timer(self) -> float | None:
         """Return when :meth:`handle_timer` must next be called (absolute time), or None."""
         state = self._state
-        if state is _S.CONNECTED:
+        if state is _CONNECTED:
             deadline = self._ping_deadline
             if self._keep_alive:
                 due = self._last_sent + self._keep_alive
@@ -534,10 +544,11 @@ class ClientSession:
         props = NO_PROPERTIES if properties is None else properties
         if props is not NO_PROPERTIES:
             self._check_publish_properties(props)
-        self._check_server_allows(level, retain)
+        if level > self._server_maximum_qos or (retain and not self._retain_available):
+            self._check_server_allows(level, retain)  # raises the error that says why
         ticket = self._next_ticket
-        if self._state is _S.CONNECTED and (
-            level is QoS.AT_MOST_ONCE
+        if self._state is _CONNECTED and (
+            level is _QOS0
             or (not self._queue and not self._resend and len(self._inflight) < self._window)
         ):
             try:
@@ -722,7 +733,7 @@ class ClientSession:
             raise UsageError("AUTH needs MQTT 5 and a configured authentication_method")
         if method is not None and method != configured:
             raise UsageError(f"the authentication method must stay {configured!r} [MQTT-4.12.0-5]")
-        if self._state is _S.CONNECTED and not self._reauthenticating:
+        if self._state is _CONNECTED and not self._reauthenticating:
             expected = ReasonCode.RE_AUTHENTICATE
         else:
             expected = ReasonCode.CONTINUE_AUTHENTICATION
@@ -809,7 +820,7 @@ class ClientSession:
         if props.session_expiry_interval is not None:
             self._session_expiry = props.session_expiry_interval
         self._apply_server_limits(props)
-        self._state = _S.CONNECTED
+        self._state = _CONNECTED
         self._connect_deadline = None
         self._connected_before = True
         self._events.append(Connected(packet.session_present, self._client_id, packet))
@@ -830,7 +841,7 @@ class ClientSession:
             # [MQTT-4.12.0-5] the method stays the one of CONNECT.
             raise ProtocolError(f"AUTH with another authentication method {method!r}")
         code = packet.reason_code
-        if self._state is _S.CONNECTED:
+        if self._state is _CONNECTED:
             if not self._reauthenticating:
                 raise ProtocolError("AUTH while no re-authentication is in progress")
             if code is ReasonCode.SUCCESS:
@@ -847,12 +858,12 @@ class ClientSession:
         if alias is not None:
             packet = self._resolve_alias(packet, alias)
         qos = packet.qos
-        if qos is QoS.AT_MOST_ONCE:
+        if qos is _QOS0:
             self._events.append(message_received(packet))
             return
         packet_id = packet.packet_id
         assert packet_id is not None
-        if qos is QoS.AT_LEAST_ONCE:
+        if qos is _QOS1:
             if packet_id in self._in_unacked:
                 return  # a resend of a message the application has not acked yet
             if self._config.auto_ack:
@@ -882,13 +893,13 @@ class ClientSession:
     def _on_puback(self, packet: PubAck, now: float) -> None:
         packet_id = packet.packet_id
         entry = self._inflight.get(packet_id)
-        if entry is None or entry.packet.qos is not QoS.AT_LEAST_ONCE:
+        if entry is None or entry.packet.qos is not _QOS1:
             raise ProtocolError(f"PUBACK for unknown packet id {packet_id}")
         del self._inflight[packet_id]
         self._events.append(
             publish_completed(
                 entry.ticket,
-                QoS.AT_LEAST_ONCE,
+                _QOS1,
                 packet_id,
                 packet.reason_code,
                 packet.properties,
@@ -902,7 +913,7 @@ class ClientSession:
     def _on_pubrec(self, packet: PubRec, now: float) -> None:
         packet_id = packet.packet_id
         entry = self._inflight.get(packet_id)
-        if entry is None or entry.packet.qos is not QoS.EXACTLY_ONCE:
+        if entry is None or entry.packet.qos is not _QOS2:
             raise ProtocolError(f"PUBREC for unknown packet id {packet_id}")
         if packet.reason_code >= 0x80:
             if entry.released:
@@ -912,7 +923,7 @@ class ClientSession:
             self._events.append(
                 publish_completed(
                     entry.ticket,
-                    QoS.EXACTLY_ONCE,
+                    _QOS2,
                     packet_id,
                     packet.reason_code,
                     packet.properties,
@@ -937,7 +948,7 @@ class ClientSession:
         self._events.append(
             publish_completed(
                 entry.ticket,
-                QoS.EXACTLY_ONCE,
+                _QOS2,
                 packet_id,
                 packet.reason_code,
                 packet.properties,
@@ -1157,7 +1168,7 @@ class ClientSession:
             _DEFAULT_RECEIVE_MAXIMUM if receive_maximum is None else receive_maximum
         )
         maximum_qos = props.maximum_qos
-        self._server_maximum_qos = QoS.EXACTLY_ONCE if maximum_qos is None else maximum_qos
+        self._server_maximum_qos = _QOS2 if maximum_qos is None else maximum_qos
         self._retain_available = props.retain_available is not False
         self._wildcard_available = props.wildcard_subscription_available is not False
         self._shared_available = props.shared_subscription_available is not False
@@ -1254,7 +1265,12 @@ class ClientSession:
         props: Properties,
     ) -> None:
         """Encode and queue a publish; raise before changing anything if it cannot go."""
-        packet_id = self._free_packet_id() if qos else None
+        if qos:
+            packet_id: int | None = self._next_packet_id
+            if packet_id in self._inflight or packet_id in self._requests:
+                packet_id = self._free_packet_id()
+        else:
+            packet_id = None
         wire_topic, wire_props, new_alias = (
             self._alias_for(topic, props) if self._server_alias_maximum else (topic, props, 0)
         )
