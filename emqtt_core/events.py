@@ -204,8 +204,10 @@ class ConnectionClosed:
 
     error: ConnectionClosedError | ProtocolError | None
     """Why it ended; None for our own clean ``disconnect()``."""
-    reason_code: ReasonCode = ReasonCode.SUCCESS
-    """The reason code of the DISCONNECT (or refusing CONNACK) that ended it."""
+    reason_code: ReasonCode = ReasonCode.NORMAL_DISCONNECTION
+    """Why, as a reason code: the one of the DISCONNECT or refusing CONNACK that
+    ended it (sent or received); KEEP_ALIVE_TIMEOUT when no PINGRESP came;
+    UNSPECIFIED_ERROR when the transport ended or no CONNACK came."""
     properties: Properties = NO_PROPERTIES
     """The properties of that DISCONNECT or CONNACK."""
     server_reference: str | None = None

@@ -359,7 +359,11 @@ class ClientSession:
             self._drop_output()
             self._state = _DISCONNECTED
         elif state in _RECEIVING:
-            self._close(Input.RECV_EOF, ConnectionLost("the transport closed"))
+            self._close(
+                Input.RECV_EOF,
+                ConnectionLost("the transport closed"),
+                reason_code=ReasonCode.UNSPECIFIED_ERROR,
+            )
 
     def handle_timer(self, now: float) -> None:
         """Act on timers that are due at *now*: CONNACK timeout, keepalive PINGREQ,
@@ -371,7 +375,11 @@ class ClientSession:
         state = self._state
         if state is _CONNECTED:
             if self._ping_deadline is not None and now >= self._ping_deadline:
-                self._close(Input.KEEPALIVE_TIMEOUT, KeepAliveTimeout("no PINGRESP in time"))
+                self._close(
+                    Input.KEEPALIVE_TIMEOUT,
+                    KeepAliveTimeout("no PINGRESP in time"),
+                    reason_code=ReasonCode.KEEP_ALIVE_TIMEOUT,
+                )
             elif (
                 self._keep_alive
                 and now >= self._last_sent + self._keep_alive
@@ -383,7 +391,11 @@ class ClientSession:
         elif state in _RECEIVING:
             deadline = self._connect_deadline
             if deadline is not None and now >= deadline:
-                self._close(Input.CONNECT_TIMEOUT, ConnectTimeout("no CONNACK in time"))
+                self._close(
+                    Input.CONNECT_TIMEOUT,
+                    ConnectTimeout("no CONNACK in time"),
+                    reason_code=ReasonCode.UNSPECIFIED_ERROR,
+                )
 
     # ---------------------------------------------------------------- outputs
 
@@ -1138,7 +1150,7 @@ class ClientSession:
         event: Input,
         error: ConnectionClosedError | ProtocolError | None,
         *,
-        reason_code: ReasonCode = ReasonCode.SUCCESS,
+        reason_code: ReasonCode,
         properties: Properties = NO_PROPERTIES,
         server_reference: str | None = None,
         by_server: bool = False,

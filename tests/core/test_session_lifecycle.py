@@ -70,6 +70,7 @@ def test_missing_pingresp_closes_with_keep_alive_timeout() -> None:
     h.advance(0.2)
     [closed] = [e for e in h.events() if isinstance(e, ConnectionClosed)]
     assert isinstance(closed.error, KeepAliveTimeout)
+    assert closed.reason_code is ReasonCode.KEEP_ALIVE_TIMEOUT
     assert h.session.state is SessionState.DISCONNECTED
     assert h.sent() == []
 

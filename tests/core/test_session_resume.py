@@ -48,6 +48,7 @@ def test_eof_reports_connection_lost_and_keeps_the_session() -> None:
     [closed] = h.events()
     assert isinstance(closed, ConnectionClosed) and isinstance(closed.error, ConnectionLost)
     assert closed.by_server is False
+    assert closed.reason_code is ReasonCode.UNSPECIFIED_ERROR
     assert h.session.state is SessionState.DISCONNECTED
     assert h.session.inflight_count == 1
     h.drop()  # a second EOF changes nothing
