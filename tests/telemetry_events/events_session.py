@@ -11,17 +11,18 @@ import asyncio
 import ssl
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 
-from adapters.asyncio import Client, PublishResult, ReasonCodes
+from adapters.asyncio import Client, ClientError, PublishResult, ReasonCodes
 from emqtt_core.codec import Decoder, encode
+from emqtt_core.enums import QoS
 from emqtt_core.events import Connected
 from emqtt_core.packets import Connect, Packet, Publish
-from telemetry.testing import CapturedEvent
+from telemetry.testing import CapturedEvent, capture
 
 #: Every transport of the client; QUIC goes through the relay in front of mosquitto.
 TRANSPORTS = ("tcp", "ssl", "ws", "wss", pytest.param("quic", marks=pytest.mark.quic))
@@ -180,3 +181,49 @@ def real_size(packet: Packet, protocol_version: int, password: bytes | None) -> 
 def named(events: Iterable[CapturedEvent], name: tuple[str, ...]) -> list[CapturedEvent]:
     """The events called ``name``, in order."""
     return [event for event in events if event.event_name == name]
+
+
+#: Seconds a publish of the failure tests may wait.
+TIMEOUT = 10.0
+TOPIC = "telemetry-events/failures"
+PAYLOAD = b"never delivered"
+
+
+def publish_size(client: Client, packet_id: int = 1) -> int:
+    """The encoded size of the QoS 1 PUBLISH the failure tests try to send."""
+    version = int(client.options.config.protocol_version)
+    packet = Publish(topic=TOPIC, payload=PAYLOAD, qos=QoS.AT_LEAST_ONCE, packet_id=packet_id)
+    return len(encode(packet, version))
+
+
+async def publish_after(
+    endpoint: BrokerEndpoint,
+    break_it: Callable[[Client], None],
+    *,
+    before: bool = True,
+    **options: Any,
+) -> tuple[list[CapturedEvent], int, BaseException | None]:
+    """Connect (MQTT 3.1.1, ``options``), break the connection with ``break_it`` (before the
+    publish is written, or right after it was queued), publish one QoS 1 message; the events
+    from that point on, the size of that publish, and what the publish raised."""
+    client_options = endpoint.client_options(telemetry=True, protocol_version=4, **options)
+    async with Client(**client_options) as client:
+        with capture(ALL_EVENTS) as events:
+            if before:
+                break_it(client)
+            future = client.publish_nowait(TOPIC, PAYLOAD, qos=1)
+            if not before:
+                break_it(client)
+            error: BaseException | None = None
+            try:
+                await asyncio.wait_for(future, TIMEOUT)
+            except ClientError as exc:
+                error = exc
+            return list(events), publish_size(client), error
+
+
+def close_layer(client: Client) -> None:
+    """Close the client's WebSocket or QUIC layer under it (its socket stays open)."""
+    layer = client._driver.layer
+    assert layer is not None and not layer.passthrough
+    layer.close(asyncio.get_running_loop().time())

@@ -3,6 +3,8 @@ they print is checked against the byte counts of their session, computed with th
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import re
 import subprocess
@@ -11,9 +13,19 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from events_session import PASSWORD, BrokerEndpoint, make_endpoint
+from events_session import (
+    ALL_EVENTS,
+    PASSWORD,
+    SEND_DATA_FAILED,
+    BrokerEndpoint,
+    close_layer,
+    make_endpoint,
+    named,
+    publish_after,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
+import telemetry
 from emqtt_core.codec import encode
 from emqtt_core.enums import ProtocolVersion, QoS
 from emqtt_core.packets import (
@@ -285,3 +297,49 @@ def test_debug_example_prints_every_event_without_the_password(
     assert set(events) == {send, recv}
     assert "password=<redacted>" in result.stdout
     assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_prometheus_example_scrapes_itself_without_hold(
+    request: pytest.FixtureRequest, mosquitto: object
+) -> None:
+    endpoint = make_endpoint(request, "ws")
+    client_id, topic = _ids(request, "prometheus-once")
+    result = run_example("prometheus", example_args(endpoint, client_id, topic))
+
+    assert result.returncode == 0, result.stderr
+    expected = expected_bytes(client_id, topic, COUNT)
+    labels = f'{{client_id="{client_id}",socket_type="websocket"}}'
+    assert f"emqtt_bytes_sent_total{labels} {float(expected['bytes_sent'])}" in result.stdout
+    assert f"emqtt_bytes_received_total{labels} {float(expected['bytes_received'])}" in (
+        result.stdout
+    )
+
+
+def test_the_example_handlers_report_a_failed_send(
+    request: pytest.FixtureRequest, mosquitto: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The handlers of the examples, attached in this process, see a real failed send: the
+    # client's WebSocket layer is closed under it before a publish goes out.
+    import telemetry_counters
+    import telemetry_logging
+    import telemetry_prometheus
+
+    endpoint = make_endpoint(request, "ws")
+    client_id = f"failing-{os.getpid()}"
+    collector = telemetry_counters.MetricsCollector()
+    collector.attach("test-counters")
+    telemetry.attach_many("test-logging", telemetry_logging.EVENTS, telemetry_logging.handle_event)
+    telemetry.attach_many("test-prometheus", ALL_EVENTS, telemetry_prometheus.handle_event)
+    caplog.set_level(logging.INFO, logger=telemetry_logging.logger.name)
+
+    events, size, error = asyncio.run(publish_after(endpoint, close_layer, client_id=client_id))
+
+    assert error is not None
+    [failed] = named(events, SEND_DATA_FAILED)
+    reason = failed.metadata["reason"]
+    assert collector.get(client_id, "send_failures") == 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [f"Failed to send {size} bytes from client {client_id}: {reason!r}"]
+    labels = {"client_id": client_id, "reason": type(reason).__name__}
+    sample = telemetry_prometheus.registry.get_sample_value("emqtt_send_failures_total", labels)
+    assert sample == 1.0

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,57 +17,18 @@ from events_session import (
     SEND_DATA_FAILED,
     USERNAME,
     BrokerEndpoint,
+    close_layer,
     make_endpoint,
     named,
+    publish_after,
     run_session,
 )
 
 import telemetry
-from adapters.asyncio import Client, ClientError, ConnectionLost
+from adapters.asyncio import Client, ConnectionLost
 from adapters.transports.errors import TransportClosed
-from emqtt_core.codec import encode
-from emqtt_core.enums import QoS
-from emqtt_core.packets import Publish
 from telemetry.reporters.console import attach_logger
 from telemetry.testing import capture
-
-TIMEOUT = 10.0
-TOPIC = "telemetry-events/failures"
-PAYLOAD = b"never delivered"
-
-
-def publish_size(client: Client, packet_id: int = 1) -> int:
-    """The encoded size of the QoS 1 PUBLISH the failure tests try to send."""
-    version = int(client.options.config.protocol_version)
-    packet = Publish(topic=TOPIC, payload=PAYLOAD, qos=QoS.AT_LEAST_ONCE, packet_id=packet_id)
-    return len(encode(packet, version))
-
-
-async def publish_after(
-    endpoint: BrokerEndpoint, break_it: Callable[[Client], None], *, before: bool = True
-) -> tuple[list[Any], int, BaseException | None]:
-    """Connect, break the connection with ``break_it`` (before the publish is written, or
-    right after it was queued), publish one QoS 1 message; the events from that point on,
-    the size of that publish, and what the publish raised."""
-    async with Client(**endpoint.client_options(telemetry=True, protocol_version=4)) as client:
-        with capture(ALL_EVENTS) as events:
-            if before:
-                break_it(client)
-            future = client.publish_nowait(TOPIC, PAYLOAD, qos=1)
-            if not before:
-                break_it(client)
-            error: BaseException | None = None
-            try:
-                await asyncio.wait_for(future, TIMEOUT)
-            except ClientError as exc:
-                error = exc
-            return list(events), publish_size(client), error
-
-
-def _close_layer(client: Client) -> None:
-    layer = client._driver.layer
-    assert layer is not None and not layer.passthrough
-    layer.close(asyncio.get_running_loop().time())
 
 
 @pytest.mark.parametrize(
@@ -79,7 +39,7 @@ def test_send_data_failed_when_the_transport_layer_closed_under_the_client(
 ) -> None:
 
     endpoint = make_endpoint(request, transport)
-    events, size, error = asyncio.run(publish_after(endpoint, _close_layer))
+    events, size, error = asyncio.run(publish_after(endpoint, close_layer))
 
     assert isinstance(error, ConnectionLost)
     assert named(events, SEND_DATA) == []  # the publish was never reported as sent
