@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ class TrafficCounters:
         self.failures: Counter[str] = Counter()
 
     def handle(
-        self, event: tuple[str, ...], measurements: dict[str, Any], metadata: dict[str, Any], _: Any
+        self, event: tuple[str, ...], measurements: Mapping[str, Any], metadata: Mapping[str, Any], _: Any
     ) -> None:
         client = metadata["client_id"]
         if event[-1] == "recv_data":
