@@ -30,7 +30,7 @@ from adapters.errors import (
 from emqtt_core.exceptions import UsageError as CoreUsageError
 from emqtt_core.reason_codes import ReasonCode, from_connack_return_code
 
-__all__ = ["ExitCode", "RejectedError", "WaitTimeout", "describe", "reason_name"]
+__all__ = ["ExitCode", "RejectedError", "WaitTimeout", "describe", "reason_name", "ssl_reason"]
 
 
 class ExitCode(enum.IntEnum):
@@ -85,6 +85,11 @@ def reason_name(code: int) -> str:
     return f"{known.name.lower().replace('_', ' ')} (0x{code:02X})"
 
 
+def ssl_reason(exc: ssl.SSLError) -> str:
+    """OpenSSL's short reason (``CERTIFICATE_VERIFY_FAILED``...), or the whole message."""
+    return str(getattr(exc, "reason", None) or exc)
+
+
 def _where(exc: ConnectError) -> str:
     if exc.host is None:
         return ""
@@ -104,14 +109,22 @@ def _os_error_text(exc: BaseException) -> str:
     if isinstance(exc, socket.gaierror):
         return f"cannot resolve the host name ({exc.strerror or exc})"
     if isinstance(exc, ssl.SSLError):
-        return f"TLS error: {exc.reason or exc}"
+        return f"TLS error: {ssl_reason(exc)}"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower() if exc.strerror[1:2].islower() else exc.strerror
     return str(exc) or type(exc).__name__
 
 
-def describe(exc: BaseException) -> tuple[ExitCode, str]:
-    """The exit status and the one-line message for an exception that ended a command."""
+def describe(exc: BaseException, *, secure: bool = False) -> tuple[ExitCode, str]:
+    """The exit status and the one-line message for an exception that ended a command.
+
+    Args:
+        exc: What ended the command.
+        secure: The transport runs TLS. A broker that rejects the client's certificate (or
+            its absence) does so after the client finished its side of a TLS 1.3 handshake,
+            so the client sees the connection reset while connecting, not a TLS alert; on a
+            TLS transport that is reported as the TLS failure it almost always is.
+    """
     if isinstance(exc, UsageError):
         return ExitCode.USAGE, str(exc)
     if isinstance(exc, (InvalidOptions, CoreUsageError)):
@@ -151,9 +164,14 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
         cause = _root_cause(exc)
         if isinstance(cause, ssl.SSLError):
             return ExitCode.TLS, (
-                f"TLS handshake with {_where(exc) or 'the broker'} failed: {cause.reason or cause}"
+                f"TLS handshake with {_where(exc) or 'the broker'} failed: {ssl_reason(cause)}"
             )
         where = _where(exc)
+        if secure and isinstance(cause, (ConnectionResetError, BrokenPipeError)):
+            return ExitCode.TLS, (
+                f"TLS: {where or 'the broker'} closed the connection during the handshake "
+                "(does it require a client certificate? see --cert and --key)"
+            )
         text = _os_error_text(cause) if cause is not exc else str(exc)
         return ExitCode.UNREACHABLE, f"cannot connect to {where or 'the broker'}: {text}"
     if isinstance(exc, ConnectError):
@@ -176,7 +194,7 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
     if isinstance(exc, ClientError):
         return ExitCode.ERROR, str(exc)
     if isinstance(exc, ssl.SSLError):
-        return ExitCode.TLS, f"TLS error: {exc.reason or exc}"
+        return ExitCode.TLS, f"TLS error: {ssl_reason(exc)}"
     if isinstance(exc, TimeoutError):
         return ExitCode.TIMEOUT, str(exc) or "timed out"
     if isinstance(exc, (ConnectionRefusedError, socket.gaierror)):

@@ -34,7 +34,14 @@ from adapters._cli_args import (
     UsageError,
     parse_command,
 )
-from adapters._cli_errors import ExitCode, RejectedError, WaitTimeout, describe, reason_name
+from adapters._cli_errors import (
+    ExitCode,
+    RejectedError,
+    WaitTimeout,
+    describe,
+    reason_name,
+    ssl_reason,
+)
 from adapters._cli_output import Progress, format_message, jsonable
 from adapters._cli_telemetry import TrafficCounters
 from adapters.asyncio import Client
@@ -78,7 +85,7 @@ def _ssl_context(settings: ConnectionSettings) -> ssl.SSLContext | None:
             alpn_protocols=list(tls.alpn) or None,
         )
     except ssl.SSLError as exc:
-        raise UsageError(f"cannot load the TLS files: {exc.reason or exc}") from None
+        raise UsageError(f"cannot load the TLS files: {ssl_reason(exc)}") from None
     except OSError as exc:
         raise UsageError(f"cannot read a TLS file: {exc.strerror or exc}") from None
     if tls.version is not None:
@@ -445,7 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         return ExitCode.OK
     except (Exception, KeyboardInterrupt) as exc:
-        code, message = describe(exc)
+        code, message = describe(exc, secure=settings.tls is not None)
         if code is ExitCode.ERROR or settings.log_level == "debug":
             traceback.print_exception(exc, file=stderr)
         print(f"emqtt: {message}", file=stderr)

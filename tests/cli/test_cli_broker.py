@@ -432,3 +432,17 @@ def test_client_id_prefix(tcp: list[str]) -> None:
     first = result.stdout.decode().splitlines()[0]
     client_id = first.split(" as ", 1)[1].split()[0]
     assert client_id.startswith("probe-") and len(client_id) == len("probe-") + 8
+
+
+def test_client_certificate_mutual_tls(mosquitto_factory: Callable[..., Mosquitto],
+                                       topic: str) -> None:
+    broker = mosquitto_factory(require_certificate=True)
+    tls = broker.tls
+    base = [f"mqtts://{broker.host}:{broker.ssl_port}/{topic}", "--cafile", str(tls.ca_file),
+            "-m", "with a certificate", "-q", "1"]
+    accepted = emqtt("pub", *base, "--cert", str(tls.client_cert_file),
+                     "--key", str(tls.client_key_file))
+    assert accepted.returncode == 0, accepted.stderr.decode()
+    refused = emqtt("pub", *base)
+    assert refused.returncode == 5, refused.stderr.decode()
+    assert _one_line(refused.stderr).startswith("emqtt: TLS")
