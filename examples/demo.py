@@ -47,7 +47,11 @@ class TrafficCounters:
         self.failures: Counter[str] = Counter()
 
     def handle(
-        self, event: tuple[str, ...], measurements: Mapping[str, Any], metadata: Mapping[str, Any], _: Any
+        self,
+        event: tuple[str, ...],
+        measurements: Mapping[str, Any],
+        metadata: Mapping[str, Any],
+        _: Any,
     ) -> None:
         client = metadata["client_id"]
         if event[-1] == "recv_data":
