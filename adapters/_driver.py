@@ -174,6 +174,9 @@ class ConnectionDriver:
         self.socket_error: BaseException | None = None
         #: Why the client itself ended the attempt (an enhanced-authentication failure).
         self.local_error: BaseException | None = None
+        #: Whether the connection that ended last had not been accepted yet (its connect
+        #: waiter got the error).
+        self.ended_while_connecting = False
         self._eof_given = False
         self._now = 0.0
         self._dispatch: dict[type, Callable[[Any], None]] = {
@@ -413,6 +416,9 @@ class ConnectionDriver:
 
     def _closed(self, event: ConnectionClosed) -> None:
         waiter, self.connect_waiter = self.connect_waiter, None
+        # Read by the hook: an attempt that fails reports to its waiter; the adapter must not
+        # also treat it as the loss of an established connection.
+        self.ended_while_connecting = waiter is not None
         error = self.closed_error(event, connecting=waiter is not None)
         if waiter is not None:
             assert error is not None

@@ -15,10 +15,19 @@ import socket
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 from adapters._client import ClientBase, properties_from, subscriptions_from
-from adapters._driver import ConnectionDriver, connect_error_from, is_redirect, make_transport
+from adapters._driver import ConnectionDriver, connect_error_from, make_transport
+from adapters._lifecycle import (
+    CLOSE_TIMEOUT,
+    QOS0_RESULT,
+    Status,
+    closed_error,
+    follow_connack_redirect,
+    lost_error,
+    next_step,
+)
 from adapters._message import Message as _BaseMessage
 from adapters._message import PublishResult, ReasonCodes
 from adapters._options import Endpoint
@@ -27,17 +36,13 @@ from adapters.errors import (
     AckTimeout,
     ClientClosed,
     ClientError,
-    ConnackRefused,
     ConnectError,
-    ConnectionLost,
     ConnectTimeout,
 )
-from emqtt_core.enums import QoS
 from emqtt_core.events import (
     Connected,
     ConnectionClosed,
     MessageReceived,
-    PublishCompleted,
 )
 from emqtt_core.exceptions import InvalidStateError
 from emqtt_core.packets import Auth, Subscription
@@ -46,7 +51,6 @@ from emqtt_core.reason_codes import ReasonCode
 
 __all__ = ["Client", "Message", "Status"]
 
-Status = Literal["initialized", "connecting", "connected", "reconnecting", "closed"]
 
 #: Bytes of publishes accepted since the last flush after which the next publish flushes at
 #: once instead of waiting for the end of the event-loop iteration: a producer that never
@@ -54,10 +58,6 @@ Status = Literal["initialized", "connecting", "connected", "reconnecting", "clos
 FLUSH_THRESHOLD = 64 * 1024
 #: Reading resumes once the message queue is down to this fraction of its bound.
 _RESUME_FRACTION = 0.5
-#: The result of every QoS 0 publish made on an open connection (no acknowledgement exists).
-QOS0_RESULT = PublishCompleted(0, QoS.AT_MOST_ONCE, None)
-#: Seconds the closing handshake of a connection may take before the socket is closed anyway.
-CLOSE_TIMEOUT = 5.0
 
 
 class Message(_BaseMessage):
@@ -245,15 +245,7 @@ class Client(ClientBase):
                 event = await self._attempt(endpoint)
             except ConnectError as exc:
                 plan.failed(exc)
-                if (
-                    isinstance(exc, ConnackRefused)
-                    and exc.server_reference
-                    and exc.reason_code in (ReasonCode.USE_ANOTHER_SERVER, ReasonCode.SERVER_MOVED)
-                ):
-                    plan.redirect(
-                        exc.server_reference,
-                        permanent=exc.reason_code == ReasonCode.SERVER_MOVED,
-                    )
+                follow_connack_redirect(plan, exc)
                 continue
             plan.succeeded()
             return event
@@ -431,23 +423,18 @@ class Client(ClientBase):
         assert loop is not None
         # The final bytes (DISCONNECT) go out before the socket closes.
         loop.call_soon(self._close_connection)
-        if self._status in ("connecting", "closed"):
-            return  # the connect attempt reports the error; or the client is finished
-        if error is None or self._closed_waiter is not None:
-            self._finish(None)
+        if self._driver.ended_while_connecting or self._status in ("connecting", "closed"):
+            # A connection attempt reports its own failure (and the reconnect loop, if any,
+            # goes on); a finished client has nothing more to do.
             return
-        policy = self.options.reconnect
-        if policy is None:
+        reconnect, redirected = next_step(
+            self._plan, event, error, closing=self._closed_waiter is not None
+        )
+        if not reconnect:
             self._finish(error)
             return
+        assert error is not None
         self._status = "reconnecting"
-        if is_redirect(event):
-            assert event.server_reference is not None
-            redirected = self._plan.redirect(
-                event.server_reference, permanent=event.reason_code == ReasonCode.SERVER_MOVED
-            )
-        else:
-            redirected = False
         self._reconnect_task = loop.create_task(self._reconnect(error, redirected))
 
     def message_received(self, event: MessageReceived) -> None:
@@ -508,7 +495,7 @@ class Client(ClientBase):
         self._final_error = error
         if error is not None:
             cause = error
-            self._results.fail_all(lambda: _lost(cause))
+            self._results.fail_all(lambda: lost_error(cause))
         else:
             self._results.fail_all(lambda: ClientClosed("the client disconnected"))
         waiter = self._queue_waiter
@@ -552,11 +539,7 @@ class Client(ClientBase):
 
     def _check_usable(self) -> None:
         if self._status in ("initialized", "closed"):
-            if self._final_error is not None:
-                raise ClientClosed(f"the client is closed: {self._final_error}") from (
-                    self._final_error
-                )
-            raise ClientClosed(f"the client is {self._status}")
+            raise closed_error(self._status, self._final_error)
 
     def publish_nowait(
         self,
@@ -844,7 +827,7 @@ class Client(ClientBase):
         while not queue:
             if self._status == "closed":
                 if self._final_error is not None:
-                    raise _lost(self._final_error)
+                    raise lost_error(self._final_error)
                 raise StopAsyncIteration
             loop = self._loop
             assert loop is not None
@@ -968,17 +951,3 @@ class _MessageIterator:
 
     def __anext__(self) -> Any:
         return self._client._next_message()
-
-
-def _lost(error: ClientError) -> ClientError:
-    if isinstance(error, ConnectionLost):
-        copy = ConnectionLost(
-            str(error),
-            reason_code=error.reason_code,
-            by_server=error.by_server,
-            server_reference=error.server_reference,
-        )
-    else:
-        copy = ConnectionLost(f"connection lost: {error}")
-    copy.__cause__ = error
-    return copy
