@@ -911,11 +911,21 @@ class Client(ClientBase):
         if self._status == "initialized":
             self._status = "closed"
             return
-        if not self._closing and self._status == "connected":
-            # InvalidStateError: the connection ended meanwhile; the lifecycle task closes it.
+        if self._status == "closed" and self._finished.is_set():
+            return
+        connected = not self._closing and self._status == "connected"
+        self._closing = True
+        if connected:
+            # InvalidStateError: the connection ended meanwhile; it is closed below.
             with contextlib.suppress(InvalidStateError):
                 self._session.disconnect(reason_code=reason_code, properties=props)
-        self._closing = True
+            # Written and closed from this task, not left to the pump: the client's tasks
+            # may be cancelled already (a cancelled scope around ``async with``), and the
+            # DISCONNECT must still go out, or the server publishes the will.
+            # [MQTT-3.14.4-1] nothing follows DISCONNECT; [MQTT-3.14.4-2] the client closes.
+            await self._close_connection()
+            self._finish(None)
+            return
         scope = self._attempt_scope
         if scope is not None:
             scope.cancel()
@@ -923,9 +933,7 @@ class Client(ClientBase):
         with anyio.move_on_after(CLOSE_TIMEOUT):
             await self._finished.wait()
         if not self._finished.is_set():
-            # The server never closed: close from our side.
-            if self._ended is None:
-                self._driver.receive_wire_eof(anyio.current_time())
+            # The lifecycle task is gone (cancelled): close from here.
             await self._close_connection()
             self._finish(None)
 
