@@ -200,3 +200,31 @@ def test_reconnect_gives_up_after_max_attempts(mosquitto_factory: Any) -> None:
         return info.value
 
     assert isinstance(run(scenario()), ConnectionLost)
+
+
+def test_attempts_that_fail_before_connack_count_as_failed_rounds(
+    mosquitto_factory: Any,
+) -> None:
+    """Reconnection attempts that reach a socket but end before CONNACK (a relay whose broker
+    is gone) are failed rounds of the one reconnect loop: exactly ``max_attempts`` of them."""
+    broker = mosquitto_factory()
+
+    async def scenario() -> int:
+        relay = TcpRelay(broker.host, broker.tcp_port)
+        await relay.start()
+        policy = ReconnectPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.02)
+        client = Client("127.0.0.1", relay.port, reconnect=policy, keep_alive=5)
+        try:
+            await client.connect()
+            await asyncio.get_running_loop().run_in_executor(
+                None, lambda: broker.stop(kill=True)
+            )
+            with pytest.raises(ConnectionLost):
+                async for _ in client.messages():
+                    pass
+            return relay.connections
+        finally:
+            await relay.close()
+
+    # The first connection, then one per round.
+    assert run(scenario()) == 1 + 3
