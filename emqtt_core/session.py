@@ -818,14 +818,15 @@ class ClientSession:
         if packet.session_present and self._clean_start_sent:
             # [MQTT-3.2.2-2] a clean start never resumes a session.
             raise ProtocolError("CONNACK resumes a session after a clean start")
-        if not self._client_id:
-            if props.assigned_client_identifier:
-                self._client_id = props.assigned_client_identifier
-            elif self._v5:
-                # [MQTT-3.2.2-16] an empty client id must be assigned one.
-                raise ProtocolError("CONNACK assigns no client identifier")
-        elif props.assigned_client_identifier and self._v5:
+        if props.assigned_client_identifier:
             self._client_id = props.assigned_client_identifier
+        elif not self._client_id and self._v5:
+            # [MQTT-3.2.2-16] an empty client id must be assigned one.
+            raise ProtocolError("CONNACK assigns no client identifier")
+        method = self._config.authentication_method
+        if method is not None and props.authentication_method != method:
+            # [MQTT-4.12.0-5] a successful CONNACK repeats the CONNECT's method.
+            raise ProtocolError("CONNACK without the authentication method of CONNECT")
         if props.server_keep_alive is not None:
             # [MQTT-3.2.2-21] the client uses the server's keep alive.
             self._keep_alive = props.server_keep_alive
@@ -1255,7 +1256,7 @@ class ClientSession:
             return "", self._with_alias(props, alias), 0
         count = len(self._aliases_out)
         if count < self._server_alias_maximum and len(topic) >= _MIN_ALIASED_TOPIC:
-            # [MQTT-3.3.2-8] never above the server's Topic Alias Maximum.
+            # [MQTT-3.3.2-9] never above the server's Topic Alias Maximum.
             return topic, self._with_alias(props, count + 1), count + 1
         return topic, props, 0
 

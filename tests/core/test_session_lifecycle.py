@@ -236,6 +236,16 @@ def auth_config(**extra: object) -> ClientConfig:
     )
 
 
+SCRAM = Properties(authentication_method="SCRAM-SHA-1")
+
+
+def test_successful_connack_must_repeat_the_method_mqtt_4_12_0_5() -> None:
+    h = SessionHarness(auth_config())
+    h.connect()
+    [closed] = h.events()
+    assert isinstance(closed, ConnectionClosed) and isinstance(closed.error, ProtocolError)
+
+
 def server_auth(data: bytes, code: ReasonCode = CONTINUE) -> Auth:
     return Auth(
         reason_code=code,
@@ -280,7 +290,7 @@ def test_connect_timeout_covers_the_auth_exchange() -> None:
 
 def test_reauthentication_while_connected_mqtt_4_12_1() -> None:
     h = SessionHarness(auth_config())
-    h.connect()
+    h.connect(properties=SCRAM)
     h.events()
     with pytest.raises(UsageError):
         h.session.auth(reason_code=CONTINUE)  # nothing to continue yet
@@ -315,7 +325,7 @@ def test_auth_without_a_method_is_a_usage_error(
 
 def test_auth_with_another_method_is_a_usage_error_mqtt_4_12_0_5() -> None:
     h = SessionHarness(auth_config())
-    h.connect()
+    h.connect(properties=SCRAM)
     with pytest.raises(UsageError):
         h.session.auth(reason_code=REAUTH, method="OTHER")
 
@@ -335,7 +345,7 @@ def test_auth_needs_a_connection() -> None:
 )
 def test_unexpected_server_auth_is_a_protocol_error(packet: Auth) -> None:
     h = SessionHarness(auth_config())
-    h.connect()
+    h.connect(properties=SCRAM)
     h.events()
     h.reply(packet)
     [closed] = h.events()

@@ -251,7 +251,7 @@ def test_v311_unsuback_without_codes_removes_every_filter() -> None:
     assert dict(h.session.subscriptions) == {}
 
 
-def test_outbound_aliases_are_assigned_within_the_server_maximum_mqtt_3_3_2_8() -> None:
+def test_outbound_aliases_are_assigned_within_the_server_maximum_mqtt_3_3_2_9() -> None:
     h = session()
     h.drop()
     h.connect(properties=Properties(topic_alias_maximum=1))
