@@ -7,23 +7,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-import telemetry
-from adapters.asyncio import TELEMETRY_EVENTS, Client, PublishResult
-
-#: Telemetry variants: off; on with nobody listening; on with a no-op handler attached.
-VARIANTS = {"emqtt": (False, False), "emqtt-tm": (True, False), "emqtt-tmh": (True, True)}
-
-
-def _noop(event_name: object, measurements: object, metadata: object, config: object) -> None:
-    pass
-
-
-def options(variant: str, client_id: str, **extra: object) -> dict[str, object]:
-    """Client options of a telemetry variant (MQTT 3.1.1, as for the other clients)."""
-    enabled, listen = VARIANTS[variant]
-    if listen:
-        telemetry.attach_many(f"bench-{client_id}", TELEMETRY_EVENTS, _noop)
-    return {"protocol_version": 4, "client_id": client_id, "telemetry": enabled, **extra}
+from adapters.asyncio import Client, PublishResult
 
 
 async def publish(
@@ -35,14 +19,11 @@ async def publish(
     count: int,
     qos: int,
     window: int,
-    variant: str = "emqtt",
 ) -> float:
     """Pipelined publishes: at most ``window`` unfinished at once (the client's own in-flight
     window is the same size). QoS 0 ends with a QoS 1 fence, as for the other clients."""
     async with Client(
-        host,
-        port,
-        **options(variant, f"emqtt-pub{qos}", max_inflight=window),  # type: ignore[arg-type]
+        host, port, protocol_version=4, client_id=f"emqtt-pub{qos}", max_inflight=window
     ) as client:
         pending: deque[asyncio.Future[PublishResult]] = deque()
         start = time.perf_counter()
@@ -65,10 +46,9 @@ async def receive(
     count: int,
     idle_timeout: float,
     ready: Callable[[], None],
-    variant: str = "emqtt",
 ) -> tuple[int, float]:
     """Subscribe, call ``ready()``, then count messages from ``messages()``."""
-    async with Client(host, port, **options(variant, "emqtt-sub")) as client:  # type: ignore[arg-type]
+    async with Client(host, port, protocol_version=4, client_id="emqtt-sub") as client:
         await client.subscribe(topic, qos=0)
         ready()
         loop = asyncio.get_running_loop()
@@ -91,11 +71,10 @@ async def receive(
         return received, last - first
 
 
-async def connect_cycles(host: str, port: int, count: int, variant: str = "emqtt") -> float:
+async def connect_cycles(host: str, port: int, count: int) -> float:
     """Sequential connect + CONNACK + disconnect."""
-    settings = options(variant, "emqtt-conn")
     start = time.perf_counter()
     for _ in range(count):
-        async with Client(host, port, **settings):  # type: ignore[arg-type]
+        async with Client(host, port, protocol_version=4, client_id="emqtt-conn"):
             pass
     return time.perf_counter() - start

@@ -223,7 +223,9 @@ async def asyncio_connect_cycles(host: str, port: int, count: int) -> float:
     for _ in range(count):
         connack: asyncio.Future[bytes] = loop.create_future()
         transport, _ = await loop.create_connection(
-            lambda: _ConnackProtocol(connack), host, port  # noqa: B023
+            lambda: _ConnackProtocol(connack),
+            host,
+            port,  # noqa: B023
         )
         transport.write(packet)
         await connack

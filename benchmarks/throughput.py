@@ -45,6 +45,7 @@ for _path in (str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")):
         sys.path.insert(0, _path)
 
 import _emqtt  # noqa: E402
+import _emqtt_adapters  # noqa: E402
 import _peers  # noqa: E402
 import _raw  # noqa: E402
 from support.broker import Mosquitto  # noqa: E402
@@ -59,9 +60,8 @@ QOS2_WINDOW = 100
 #: A receive flow that stops for this long is over (QoS 0 may be dropped by the broker).
 IDLE_TIMEOUT = 3.0
 CLIENTS = ("raw", "emqtt", "paho", "gmqtt")
-#: Also accepted by --clients: the asyncio client with telemetry on and nobody listening
-#: (emqtt-tm), and with a no-op handler attached to the four events (emqtt-tmh).
-VARIANTS = ("emqtt-tm", "emqtt-tmh")
+#: The threading client, and the anyio client on asyncio and on trio (see _emqtt_adapters).
+ADAPTERS = tuple(_emqtt_adapters.CLIENTS)
 #: The connect scenario also runs "floor": asyncio's own connection machinery with a
 #: pre-encoded CONNECT and nothing else, the bound of any asyncio client.
 FLOOR = "floor"
@@ -106,10 +106,12 @@ def _publish(client: str, host: str, port: int, count: int, qos: int) -> float:
     if client == "gmqtt":
         return asyncio.run(_peers.gmqtt_publish(host, port, TOPIC, PAYLOAD, count=count, qos=qos))
     window = QOS2_WINDOW if qos == 2 else QOS1_WINDOW
-    return asyncio.run(
-        _emqtt.publish(
-            host, port, TOPIC, PAYLOAD, count=count, qos=qos, window=window, variant=client
+    if client in ADAPTERS:
+        return _emqtt_adapters.publish(
+            client, host, port, TOPIC, PAYLOAD, count=count, qos=qos, window=window
         )
+    return asyncio.run(
+        _emqtt.publish(host, port, TOPIC, PAYLOAD, count=count, qos=qos, window=window)
     )
 
 
@@ -130,6 +132,10 @@ def _receive(client: str, host: str, port: int, count: int) -> tuple[int, float]
         result = sub.receive(count, IDLE_TIMEOUT)
         sub.close()
         return result
+    if client in ADAPTERS:
+        return _emqtt_adapters.receive(
+            client, host, port, TOPIC, count=count, idle_timeout=IDLE_TIMEOUT, ready=_ready
+        )
 
     async def run_async() -> tuple[int, float]:
         if client == "gmqtt":
@@ -140,7 +146,7 @@ def _receive(client: str, host: str, port: int, count: int) -> tuple[int, float]
             await gsub.close()
             return result
         return await _emqtt.receive(
-            host, port, TOPIC, count=count, idle_timeout=IDLE_TIMEOUT, ready=_ready, variant=client
+            host, port, TOPIC, count=count, idle_timeout=IDLE_TIMEOUT, ready=_ready
         )
 
     return asyncio.run(run_async())
@@ -155,7 +161,7 @@ def _connect(client: str, host: str, port: int, count: int) -> float:
         return _peers.paho_connect_cycles(host, port, count)
     if client == "gmqtt":
         return asyncio.run(_peers.gmqtt_connect_cycles(host, port, count))
-    return asyncio.run(_emqtt.connect_cycles(host, port, count, client))
+    return asyncio.run(_emqtt.connect_cycles(host, port, count))
 
 
 # -- coordinator side --------------------------------------------------------------------------
@@ -245,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a fifth of the counts, 3 rounds")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 5, quick 3)")
-    parser.add_argument("--clients", default=",".join((*CLIENTS, FLOOR)))
+    parser.add_argument("--clients", default=",".join((*CLIENTS, *ADAPTERS, FLOOR)))
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--scale", type=float, default=None, help="multiply every count")
     parser.add_argument(
@@ -264,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     clients = [c for c in args.clients.split(",") if c]
     scenarios = [s for s in args.scenarios.split(",") if s]
     for name in clients:
-        if name not in (*CLIENTS, *VARIANTS, FLOOR):
+        if name not in (*CLIENTS, FLOOR):
             parser.error(f"unknown client {name!r}")
     for name in scenarios:
         if name not in SCENARIOS:
