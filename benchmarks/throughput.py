@@ -161,6 +161,8 @@ def _connect(client: str, host: str, port: int, count: int) -> float:
         return _peers.paho_connect_cycles(host, port, count)
     if client == "gmqtt":
         return asyncio.run(_peers.gmqtt_connect_cycles(host, port, count))
+    if client in ADAPTERS:
+        return _emqtt_adapters.connect_cycles(client, host, port, count)
     return asyncio.run(_emqtt.connect_cycles(host, port, count))
 
 
@@ -270,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     clients = [c for c in args.clients.split(",") if c]
     scenarios = [s for s in args.scenarios.split(",") if s]
     for name in clients:
-        if name not in (*CLIENTS, FLOOR):
+        if name not in (*CLIENTS, *ADAPTERS, FLOOR):
             parser.error(f"unknown client {name!r}")
     for name in scenarios:
         if name not in SCENARIOS:
