@@ -4,7 +4,7 @@ on loopback started by this script.
 
 Usage::
 
-    .venv/bin/python benchmarks/telemetry_overhead.py              # 5 rounds (about 2 minutes)
+    .venv/bin/python benchmarks/telemetry_overhead.py              # 5 rounds (under a minute)
     .venv/bin/python benchmarks/telemetry_overhead.py --quick      # smaller counts, 3 rounds
     .venv/bin/python benchmarks/telemetry_overhead.py --profile    # call counts under cProfile
 
@@ -24,7 +24,8 @@ time per message (less sensitive to other load on a shared machine; the ratio is
 inverse of the CPU cost ratio).
 
 ``--profile`` runs N QoS 0 publishes in this process under cProfile, once per mode, and prints
-how often each function of the emission path was called, per publish.
+how many times each function of the emission path was called, and all function calls per
+publish.
 """
 
 from __future__ import annotations
