@@ -15,13 +15,15 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NoReturn, TypeAlias
 from urllib.parse import unquote
 
 from adapters._options import DEFAULT_PORTS, Transport, parse_url
 from adapters.errors import InvalidOptions
+from emqtt_core.enums import PacketType
+from emqtt_core.properties import PROPERTY_SPECS, WILL_PROPERTIES, PropertyType, allowed_for
 
 __all__ = [
     "ConnectCommand",
@@ -39,6 +41,9 @@ __all__ = [
 
 OutputFormat: TypeAlias = Literal["payload", "verbose", "json", "size"]
 MessageSource: TypeAlias = Literal["message", "file", "null", "lines", "stdin"]
+PropertyValues: TypeAlias = dict[str, object]
+"""MQTT 5 properties given with ``-D``: `Properties` field name -> value (a list of pairs for
+``user_property``)."""
 
 #: Every spelling of a protocol version that emqtt (``v3.1``) or mosquitto (``mqttv31``, ``31``)
 #: accepts, mapped to the protocol level byte of CONNECT (3 = MQTT 3.1, 4 = 3.1.1, 5 = 5.0).
@@ -65,6 +70,7 @@ class Will:
     payload: bytes = b""
     qos: int = 0
     retain: bool = False
+    properties: PropertyValues = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,8 @@ class ConnectionSettings:
     bind_address: str | None = None
     telemetry: bool = False
     log_level: str = "warning"
+    connect_properties: PropertyValues = field(default_factory=dict)
+    disconnect_properties: PropertyValues = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -133,6 +141,7 @@ class PubCommand:
     repeat: int = 1
     repeat_delay: float = 0.0
     progress: bool | None = None
+    properties: PropertyValues = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -151,6 +160,7 @@ class SubCommand:
     no_local: bool = False
     retain_as_published: bool = False
     retain_handling: int = 0
+    properties: PropertyValues = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -343,6 +353,15 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     tls.add_argument("--tls-alpn", dest="alpn", action="append", metavar="PROTOCOL",
                      help="ALPN protocol to offer (repeatable)")
 
+    props = parser.add_argument_group("MQTT 5 properties")
+    props.add_argument(
+        "-D", "--property", dest="properties", action="append", nargs="+",
+        metavar="COMMAND NAME VALUE",
+        help="set a property of a packet, as mosquitto does: COMMAND is connect, publish, "
+        "subscribe, disconnect or will; NAME a property such as content-type, "
+        "message-expiry-interval or user-property (which takes a key and a value)",
+    )
+
     misc = parser.add_argument_group("output and diagnostics")
     misc.add_argument("--telemetry", action="store_true",
                       help="print byte and packet counters when the command ends")
@@ -439,6 +458,111 @@ def build_parser() -> argparse.ArgumentParser:
                          help="disconnect and exit 0 after this long")
     _add_subscriber_output(connect)
     return parser
+
+
+# --- MQTT 5 properties (-D) -----------------------------------------------------------------
+
+_SPECS_BY_NAME = {spec.name: spec for spec in PROPERTY_SPECS.values()}
+
+#: Which properties ``-D COMMAND`` accepts: what the packet may carry and a client may set.
+_PROPERTY_TARGETS: dict[str, frozenset[str]] = {
+    "connect": allowed_for(PacketType.CONNECT),
+    # [MQTT-3.3.4-6]: a client's PUBLISH carries no Subscription Identifier; topic aliases are
+    # the client's business (it assigns them itself).
+    "publish": allowed_for(PacketType.PUBLISH) - {"subscription_identifier", "topic_alias"},
+    "subscribe": allowed_for(PacketType.SUBSCRIBE),
+    # Server Reference is the server's to send [MQTT-3.14.2.2.5].
+    "disconnect": allowed_for(PacketType.DISCONNECT) - {"server_reference"},
+    "will": WILL_PROPERTIES,
+}
+
+_FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+_INTEGER_LIMITS = {
+    PropertyType.BYTE: 0xFF,
+    PropertyType.TWO_BYTE_INTEGER: 0xFFFF,
+    PropertyType.FOUR_BYTE_INTEGER: 0xFFFFFFFF,
+    PropertyType.VARIABLE_BYTE_INTEGER: 268_435_455,
+}
+
+
+def _property_value(name: str, kind: PropertyType, values: list[str]) -> object:
+    if kind is PropertyType.UTF8_STRING_PAIR:
+        if len(values) != 2:
+            raise UsageError(f"-D ... {name.replace('_', '-')} takes a key and a value")
+        return (values[0], values[1])
+    if len(values) != 1:
+        raise UsageError(
+            f"-D ... {name.replace('_', '-')} takes one value, got {len(values)}: "
+            f"{' '.join(values)!r} (give a URL before -D, not after)"
+        )
+    text = values[0]
+    if kind is PropertyType.UTF8_STRING:
+        return text
+    if kind is PropertyType.BINARY_DATA:
+        return text.encode("utf-8")
+    if kind is PropertyType.FLAG:
+        flag = _FLAGS.get(text.lower())
+        if flag is None:
+            raise UsageError(f"-D ... {name.replace('_', '-')} is 0 or 1, got {text!r}")
+        return flag
+    limit = _INTEGER_LIMITS[kind]
+    try:
+        number = int(text, 10)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= limit:
+        raise UsageError(
+            f"-D ... {name.replace('_', '-')} is an integer from 0 to {limit}, got {text!r}"
+        )
+    return number
+
+
+def _packet_properties(ns: argparse.Namespace, version: int, command: str,
+                       packet: str | None) -> PropertyValues:
+    """The ``-D`` properties of ``packet`` (None: none expected), refusing those given for a
+    packet this command never sends."""
+    grouped = _parse_properties(ns.properties, version)
+    sent = {"connect", "disconnect", "will", packet}
+    for name, values in grouped.items():
+        if values and name not in sent:
+            raise UsageError(f"-D {name}: 'emqtt {command}' sends no {name.upper()} packet")
+    return grouped[packet] if packet is not None else {}
+
+
+def _parse_properties(entries: list[list[str]] | None, version: int) -> dict[str, PropertyValues]:
+    """``-D COMMAND NAME VALUE...`` entries, grouped by command and checked against the
+    packets' property tables."""
+    grouped: dict[str, PropertyValues] = {command: {} for command in _PROPERTY_TARGETS}
+    if not entries:
+        return grouped
+    if version < 5:
+        raise UsageError("-D sets MQTT 5 properties: it needs -V mqttv5")
+    for entry in entries:
+        if len(entry) < 3:
+            raise UsageError(f"-D takes COMMAND NAME VALUE, got {' '.join(entry)!r}")
+        command, raw_name, values = entry[0].lower(), entry[1], entry[2:]
+        allowed = _PROPERTY_TARGETS.get(command)
+        if allowed is None:
+            raise UsageError(
+                f"-D {command}: the packets are {', '.join(_PROPERTY_TARGETS)}"
+            )
+        name = raw_name.lower().replace("-", "_")
+        spec = _SPECS_BY_NAME.get(name)
+        if spec is None or name not in allowed:
+            known = ", ".join(sorted(n.replace("_", "-") for n in allowed))
+            raise UsageError(f"-D {command} {raw_name}: not a property it takes ({known})")
+        value = _property_value(name, spec.type, values)
+        target = grouped[command]
+        if name == "user_property":
+            pairs = target.setdefault(name, [])
+            assert isinstance(pairs, list)
+            pairs.append(value)
+        elif name in target:
+            raise UsageError(f"-D {command} {raw_name} given twice")
+        else:
+            # The repeatable Subscription Identifier is a tuple in `Properties`.
+            target[name] = (value,) if spec.repeatable else value
+    return grouped
 
 
 # --- from the namespace to settings ----------------------------------------------------------
@@ -559,6 +683,9 @@ def _connection(ns: argparse.Namespace, url: _ParsedURL | None) -> ConnectionSet
         raise UsageError("-c/--disable-clean-session needs a fixed client id (-i)")
     if ns.session_expiry is not None and version < 5:
         raise UsageError("-x/--session-expiry-interval needs MQTT 5 (-V mqttv5)")
+    properties = _parse_properties(ns.properties, version)
+    if ns.session_expiry is not None and "session_expiry_interval" in properties["connect"]:
+        raise UsageError("give the session expiry once: -x or -D connect, not both")
     keepalive = 60 if ns.keepalive is None else ns.keepalive
     if keepalive > 65535:
         raise UsageError(f"keep-alive is at most 65535 seconds, got {keepalive}")
@@ -572,9 +699,12 @@ def _connection(ns: argparse.Namespace, url: _ParsedURL | None) -> ConnectionSet
             payload=(ns.will_payload or "").encode(),
             qos=ns.will_qos or 0,
             retain=ns.will_retain,
+            properties=properties["will"],
         )
     elif ns.will_payload is not None or ns.will_qos is not None or ns.will_retain:
         raise UsageError("--will-payload, --will-qos and --will-retain need --will-topic")
+    elif properties["will"]:
+        raise UsageError("-D will ... needs --will-topic")
 
     ws_path = _DEFAULT_WS_PATH
     if transport in ("ws", "wss"):
@@ -605,6 +735,8 @@ def _connection(ns: argparse.Namespace, url: _ParsedURL | None) -> ConnectionSet
         bind_address=ns.bind_address,
         telemetry=ns.telemetry,
         log_level="debug" if ns.debug else (ns.log_level or "warning"),
+        connect_properties=properties["connect"],
+        disconnect_properties=properties["disconnect"],
     )
 
 
@@ -683,6 +815,7 @@ def _pub(ns: argparse.Namespace, url: _ParsedURL | None) -> PubCommand:
         repeat=ns.repeat or 1,
         repeat_delay=ns.repeat_delay or 0.0,
         progress=ns.progress,
+        properties=_packet_properties(ns, connection.protocol_version, "pub", "publish"),
     )
 
 
@@ -719,6 +852,7 @@ def _sub(ns: argparse.Namespace, url: _ParsedURL | None) -> SubCommand:
         no_local=ns.no_local,
         retain_as_published=ns.retain_as_published,
         retain_handling=ns.retain_handling or 0,
+        properties=_packet_properties(ns, connection.protocol_version, "sub", "subscribe"),
     )
 
 
@@ -740,8 +874,10 @@ def _connect(ns: argparse.Namespace, url: _ParsedURL | None) -> ConnectCommand:
     if url is not None and url.path and url.transport not in ("ws", "wss"):
         raise UsageError("connect takes no topic; use 'emqtt sub' to subscribe")
     output, show_properties = _output(ns)
+    connection = _connection(ns, url)
+    _packet_properties(ns, connection.protocol_version, "connect", None)
     return ConnectCommand(
-        connection=_connection(ns, url),
+        connection=connection,
         timeout=ns.timeout,
         output=output,
         show_properties=show_properties,

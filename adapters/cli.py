@@ -44,7 +44,8 @@ from adapters._cli_errors import (
 )
 from adapters._cli_output import Progress, format_message, jsonable
 from adapters._cli_telemetry import TrafficCounters
-from adapters.asyncio import Client
+from adapters._client import properties_from
+from adapters.asyncio import Client, PublishResult
 from adapters.transports.tls import create_ssl_context
 from emqtt_core.enums import QoS
 from emqtt_core.packets import Will
@@ -132,8 +133,14 @@ def client_options(settings: ConnectionSettings) -> dict[str, Any]:
     if settings.will is not None:
         will = settings.will
         options["will"] = Will(
-            topic=will.topic, payload=will.payload, qos=QoS(will.qos), retain=will.retain
+            topic=will.topic,
+            payload=will.payload,
+            qos=QoS(will.qos),
+            retain=will.retain,
+            properties=properties_from(will.properties, "will"),
         )
+    if settings.connect_properties:
+        options["properties"] = settings.connect_properties
     if settings.transport in ("ws", "wss"):
         options["ws_path"] = settings.ws_path
         if settings.ws_headers:
@@ -201,19 +208,30 @@ async def _read_lines(stdin: BinaryIO) -> AsyncIterator[bytes]:
         yield line.rstrip(b"\n").removesuffix(b"\r")
 
 
-async def _publish_checked(client: Client, topic: str, payload: bytes, qos: int,
-                           retain: bool) -> None:
-    result = await client.publish(topic, payload, qos=qos, retain=retain)
+async def _publish_checked(client: Client, command: PubCommand, payload: bytes) -> None:
+    result = await client.publish(
+        command.topic,
+        payload,
+        qos=command.qos,
+        retain=command.retain,
+        properties=command.properties or None,
+    )
+    _check_published(command, result)
+
+
+def _check_published(command: PubCommand, result: PublishResult) -> None:
     code = int(result.reason_code)
     if code >= 0x80:
-        raise RejectedError(f"the broker refused the message to {topic!r}: {reason_name(code)}")
+        raise RejectedError(
+            f"the broker refused the message to {command.topic!r}: {reason_name(code)}"
+        )
 
 
 async def _pub(command: PubCommand, client: Client, stdin: BinaryIO, stderr: TextIO) -> int:
-    topic, qos, retain = command.topic, command.qos, command.retain
+    qos = command.qos
     if command.source == "lines":
         async for line in _read_lines(stdin):
-            await _publish_checked(client, topic, line, qos, retain)
+            await _publish_checked(client, command, line)
         return ExitCode.OK
     payload = command.message
     if command.source == "stdin":
@@ -226,7 +244,7 @@ async def _pub(command: PubCommand, client: Client, stdin: BinaryIO, stderr: Tex
         for index in range(command.repeat):
             if index and command.repeat_delay:
                 await asyncio.sleep(command.repeat_delay)
-            await _publish_checked(client, topic, payload, qos, retain)
+            await _publish_checked(client, command, payload)
             if progress is not None:
                 progress.advance()
     else:
@@ -251,11 +269,10 @@ async def _publish_window(client: Client, command: PubCommand, payload: bytes,
             return
         error = future.exception()
         if error is None:
-            code = int(future.result().reason_code)
-            if code >= 0x80:
-                error = RejectedError(
-                    f"the broker refused the message to {command.topic!r}: {reason_name(code)}"
-                )
+            try:
+                _check_published(command, future.result())
+            except RejectedError as rejected:
+                error = rejected
         if error is not None:
             failures.append(error)
         elif progress is not None:
@@ -266,7 +283,8 @@ async def _publish_window(client: Client, command: PubCommand, payload: bytes,
         if failures:
             break
         future = client.publish_nowait(
-            command.topic, payload, qos=command.qos, retain=command.retain
+            command.topic, payload, qos=command.qos, retain=command.retain,
+            properties=command.properties or None,
         )
         pending.add(future)
         future.add_done_callback(done)
@@ -310,6 +328,7 @@ async def _sub(command: SubCommand, client: Client, stdout: BinaryIO) -> int:
         no_local=command.no_local,
         retain_as_published=command.retain_as_published,
         retain_handling=command.retain_handling,
+        properties=command.properties or None,
     )
     for topic, code in zip(command.topics, codes, strict=False):
         if int(code) >= 0x80:
@@ -356,7 +375,10 @@ async def _with_client(
     client = Client(**client_options(settings))
     async with client:
         _logger.info("connected to %s:%s", settings.host, settings.port)
-        return await body(client)
+        status = await body(client)
+        if settings.disconnect_properties:
+            await client.disconnect(properties=settings.disconnect_properties)
+        return status
 
 
 async def run(

@@ -218,3 +218,61 @@ def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
 )
 def test_quic_tls_limits(flags: list[str], fragment: str) -> None:
     assert fragment in usage("sub", "quic://h/t", *flags)
+
+
+def test_mqtt5_properties_like_mosquitto() -> None:
+    command = pub("-t", "t", "-m", "x",
+                  "-D", "publish", "content-type", "text/plain",
+                  "-D", "publish", "user-property", "k", "v",
+                  "-D", "PUBLISH", "User-Property", "k", "w",
+                  "-D", "publish", "correlation-data", "id-1",
+                  "-D", "publish", "payload-format-indicator", "1",
+                  "-D", "connect", "request-problem-information", "false",
+                  "-D", "disconnect", "reason-string", "bye")
+    assert command.properties == {
+        "content_type": "text/plain",
+        "user_property": [("k", "v"), ("k", "w")],
+        "correlation_data": b"id-1",
+        "payload_format_indicator": 1,
+    }
+    assert command.connection.connect_properties == {"request_problem_information": False}
+    assert command.connection.disconnect_properties == {"reason_string": "bye"}
+    assert sub("-t", "t", "-D", "subscribe", "subscription-identifier", "9").properties == {
+        "subscription_identifier": (9,)}
+    will = sub("-t", "t", "--will-topic", "w", "-D", "will", "will-delay-interval", "5",
+               ).connection.will
+    assert will is not None and will.properties == {"will_delay_interval": 5}
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["pub", "-t", "t", "-m", "x", "-D", "publish", "topic-alias", "1"], "not a property"),
+        # [MQTT-3.3.4-6]: no Subscription Identifier in a client's PUBLISH.
+        (["pub", "-t", "t", "-m", "x", "-D", "publish", "subscription-identifier", "1"],
+         "not a property"),
+        (["pub", "-t", "t", "-m", "x", "-D", "subscribe", "user-property", "a", "b"],
+         "sends no SUBSCRIBE"),
+        (["sub", "-t", "t", "-D", "publish", "content-type", "x"], "sends no PUBLISH"),
+        (["pub", "-t", "t", "-m", "x", "-D", "auth", "reason-string", "x"], "the packets are"),
+        (["pub", "-t", "t", "-m", "x", "-D", "publish", "content-type"], "COMMAND NAME VALUE"),
+        (["pub", "-t", "t", "-m", "x", "-D", "publish", "user-property", "a"], "key and a value"),
+        (["pub", "-t", "t", "-m", "x", "-D", "publish", "content-type", "a", "mqtt://h/t"],
+         "before -D"),
+        (["pub", "-t", "t", "-m", "x", "-D", "publish", "message-expiry-interval", "-1"],
+         "integer from 0"),
+        (["pub", "-t", "t", "-m", "x", "-D", "connect", "receive-maximum", "65536"],
+         "integer from 0 to 65535"),
+        (["pub", "-t", "t", "-m", "x", "-D", "connect", "request-problem-information", "2"],
+         "0 or 1"),
+        (["pub", "-t", "t", "-m", "x", "-D", "publish", "content-type", "a",
+          "-D", "publish", "content-type", "b"], "twice"),
+        (["pub", "-t", "t", "-m", "x", "-V", "311", "-D", "publish", "content-type", "a"],
+         "mqttv5"),
+        (["pub", "-t", "t", "-m", "x", "-D", "will", "content-type", "a"], "--will-topic"),
+        (["pub", "-t", "t", "-m", "x", "-x", "5", "-D", "connect", "session-expiry-interval",
+          "5"], "once"),
+    ],
+)
+def test_property_errors(argv: list[str], fragment: str) -> None:
+    assert fragment in usage(*argv)

@@ -446,3 +446,36 @@ def test_client_certificate_mutual_tls(mosquitto_factory: Callable[..., Mosquitt
     refused = emqtt("pub", *base)
     assert refused.returncode == 5, refused.stderr.decode()
     assert _one_line(refused.stderr).startswith("emqtt: TLS")
+
+
+def test_mqtt5_properties_round_trip(tcp: list[str], topic: str) -> None:
+    published = emqtt("pub", *tcp, "-t", topic, "-m", "{}", "-q", "1", "-r",
+                      "-D", "publish", "content-type", "application/json",
+                      "-D", "publish", "user-property", "source", "cli",
+                      "-D", "publish", "correlation-data", "req-1",
+                      "-D", "connect", "user-property", "client", "emqtt",
+                      "-D", "disconnect", "reason-string", "done")
+    assert published.returncode == 0, published.stderr.decode()
+    received = emqtt("sub", *tcp, "-t", topic, "-C", "1", "-W", "20", "--json",
+                     "-D", "subscribe", "subscription-identifier", "42")
+    assert received.returncode == 0, received.stderr.decode()
+    assert json.loads(received.stdout)["properties"] == {
+        "content_type": "application/json",
+        "correlation_data": "req-1",
+        "subscription_identifier": [42],
+        "user_property": [["source", "cli"]],
+    }
+
+
+def test_will_properties(tcp: list[str], topic: str, running: type[Running]) -> None:
+    watcher = running("sub", *tcp, "-t", topic, "-C", "1", "-W", "20", "--json",
+                      "--log-level", "info")
+    watcher.wait_for_stderr(b"subscribed to")
+    doomed = running("connect", *tcp, "--will-topic", topic, "--will-payload", "gone",
+                     "-D", "will", "content-type", "text/plain", "--log-level", "info")
+    doomed.wait_for_stderr(b"connected to")
+    doomed.kill()
+    status, stdout, _ = watcher.finish()
+    assert status == 0
+    record = json.loads(stdout)
+    assert (record["payload"], record["properties"]) == ("gone", {"content_type": "text/plain"})
