@@ -36,7 +36,7 @@ from adapters.errors import (
     TLSHostnameMismatch,
     TLSVerificationFailed,
 )
-from adapters.threading._client import Client, Message
+from adapters.threading._client import Client, Message, Pending
 from emqtt_core.packets import Subscription, Will
 from emqtt_core.properties import Properties
 from emqtt_core.reason_codes import ReasonCode
@@ -56,6 +56,7 @@ __all__ = [
     "ConnectionRefused",
     "InvalidOptions",
     "Message",
+    "Pending",
     "Properties",
     "PublishFailed",
     "PublishResult",

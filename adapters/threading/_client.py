@@ -89,32 +89,106 @@ class Message(_BaseMessage):
         client.ack(self)
 
 
-class _Future(concurrent.futures.Future[Any]):
-    """A future completed after the engine lock is released.
+class Pending:
+    """The outcome of an operation still under way (like a `concurrent.futures.Future`).
 
-    The driver resolves waiters while the I/O thread holds the lock; the completions of these
-    futures are queued instead, and run once the lock is free, so that a done callback of the
-    application may call the client (a plain `concurrent.futures.Future` runs its callbacks
-    inside ``set_result``, under the lock: a deadlock).
+    ``result(timeout)`` waits for it; ``add_done_callback(fn)`` calls ``fn(pending)`` once it
+    is done, outside the client's lock (in the client's I/O thread when the operation finishes
+    there: keep it short, and do not wait on the client from it). Cancelling the operation is
+    not possible: the message may be on its way already.
+
+    All pending operations of a client share one condition variable, notified once per batch
+    of completions, so a publish costs no lock or condition of its own.
     """
 
-    def __init__(self, sink: list[tuple[_Future, Any, BaseException | None]]) -> None:
-        super().__init__()
-        self._sink = sink
-        self._settled = False
+    __slots__ = ("_callbacks", "_client", "_done", "_error", "_result")
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._done = False
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._callbacks: list[Callable[[Pending], object]] | None = None
 
     def done(self) -> bool:
-        return self._settled or super().done()
+        """Whether the operation finished (with a result or an error)."""
+        return self._done
+
+    def cancelled(self) -> bool:
+        """Always False: a started MQTT operation cannot be withdrawn."""
+        return False
+
+    def cancel(self) -> bool:
+        """Refuse to cancel (returns False), as `concurrent.futures.Future` does once running."""
+        return False
 
     def set_result(self, result: Any) -> None:
-        if not self._settled:
-            self._settled = True
-            self._sink.append((self, result, None))
+        """Finish with ``result`` (for the driver, under the client's lock)."""
+        if not self._done:
+            self._result = result
+            self._done = True
+            if self._callbacks:
+                self._client._completions.append(self)
 
-    def set_exception(self, exception: BaseException | None) -> None:
-        if not self._settled:
-            self._settled = True
-            self._sink.append((self, None, exception))
+    def set_exception(self, exception: BaseException) -> None:
+        """Finish with ``exception`` (for the driver, under the client's lock)."""
+        if not self._done:
+            self._error = exception
+            self._done = True
+            if self._callbacks:
+                self._client._completions.append(self)
+
+    def _wait(self, timeout: float | None) -> None:
+        if self._done:
+            return
+        client = self._client
+        with client._finished_ops:
+            client._op_waiters += 1
+            try:
+                if not client._finished_ops.wait_for(self.done, timeout):
+                    raise TimeoutError(f"the operation did not finish within {timeout:g} s")
+            finally:
+                client._op_waiters -= 1
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The result, waiting at most ``timeout`` seconds (None: until done).
+
+        Raises:
+            The operation's error (`AckTimeout`, `PublishFailed`, `ConnectionLost`...);
+            `TimeoutError` if it did not finish in time.
+        """
+        self._wait(timeout)
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        """The operation's error (None if it succeeded), waiting as `result` does."""
+        self._wait(timeout)
+        return self._error
+
+    def add_done_callback(self, callback: Callable[[Pending], object]) -> None:
+        """Call ``callback(self)`` once done (at once, here, if it is done already)."""
+        client = self._client
+        with client._lock:
+            if not self._done:
+                if self._callbacks is None:
+                    self._callbacks = []
+                self._callbacks.append(callback)
+                return
+        _run_callback(callback, self)
+
+    def _run_callbacks(self) -> None:
+        callbacks, self._callbacks = self._callbacks or [], None
+        for callback in callbacks:
+            _run_callback(callback, self)
+
+
+def _run_callback(callback: Callable[[Pending], object], pending: Pending) -> None:
+    try:
+        callback(pending)
+    except Exception:
+        logger.exception("a done callback raised")
 
 
 class Client(ClientBase):
@@ -149,8 +223,12 @@ class Client(ClientBase):
             self.options.endpoints, self.options.reconnect, self.options.default_port
         )
         self._max_queued = self.options.config.max_queued
-        # Completions of application futures, run once the lock is released.
-        self._completions: list[tuple[_Future, Any, BaseException | None]] = []
+        # Finished operations with done callbacks, run once the lock is released.
+        self._completions: list[Pending] = []
+        # Threads waiting in Pending.result, and what they wait on (not the engine lock: the
+        # I/O thread notifies after releasing it, once per batch).
+        self._finished_ops = threading.Condition(threading.Lock())
+        self._op_waiters = 0
         # Waits on the engine lock: messages, room to publish, (re)connection.
         self._message_ready = threading.Condition(self._lock)
         self._room = threading.Condition(self._lock)
@@ -503,8 +581,7 @@ class Client(ClientBase):
             self._write_out()
         if self._room_waiters:
             self._notify_room()
-        if self._completions:
-            self._complete()
+        self._complete()
 
     def _update_interest(self) -> None:
         sock = self._sock
@@ -649,8 +726,7 @@ class Client(ClientBase):
                 selectors_.select(max(0.0, deadline - time.monotonic()))
         self._drop_socket()
         self._close_deadline = None
-        if self._completions:
-            self._complete()
+        self._complete()
 
     def _drop_socket(self) -> None:
         sock = self._sock
@@ -665,17 +741,16 @@ class Client(ClientBase):
         sock.close()
 
     def _complete(self) -> None:
-        """Complete the application futures resolved under the lock (outside of it)."""
-        with self._lock:
-            completions, self._completions[:] = list(self._completions), []
-        for future, result, error in completions:
-            try:
-                if error is None:
-                    concurrent.futures.Future.set_result(future, result)
-                else:
-                    concurrent.futures.Future.set_exception(future, error)
-            except concurrent.futures.InvalidStateError:
-                pass  # cancelled by its owner meanwhile
+        """After the lock is released: wake the threads waiting for results, run the done
+        callbacks of the operations that finished."""
+        if self._op_waiters:
+            with self._finished_ops:
+                self._finished_ops.notify_all()
+        if self._completions:
+            with self._lock:
+                completions, self._completions[:] = list(self._completions), []
+            for pending in completions:
+                pending._run_callbacks()
 
     def _notify_room(self) -> None:
         with self._lock:
@@ -766,17 +841,16 @@ class Client(ClientBase):
         qos: int = 0,
         retain: bool = False,
         properties: Properties | Mapping[str, Any] | None = None,
-    ) -> concurrent.futures.Future[PublishResult]:
+    ) -> Pending:
         """Start a publish without waiting (emqtt's ``publish_async``).
 
         Waits only while the network cannot take more (see `publish`).
 
         Returns:
-            A `concurrent.futures.Future` of the `PublishResult`: resolved when the bytes
-            leave (QoS 0), at PUBACK (QoS 1) or PUBCOMP (QoS 2); failed with `AckTimeout`,
-            `PublishFailed` or `ConnectionLost`. Its done callbacks run outside the client's
-            lock (in the I/O thread: keep them short). Cancelling it does not withdraw the
-            message.
+            A `Pending` of the `PublishResult` (``.result(timeout)``, like a
+            `concurrent.futures.Future`): resolved when the bytes leave (QoS 0), at PUBACK
+            (QoS 1) or PUBCOMP (QoS 2); failed with `AckTimeout`, `PublishFailed` or
+            `ConnectionLost`. Its done callbacks run outside the client's lock.
 
         Raises:
             ClientClosed: the client is not connected (nor reconnecting).
@@ -784,7 +858,7 @@ class Client(ClientBase):
             emqtt_core.exceptions.QueueFullError: ``max_queued`` publishes wait already.
         """
         props = None if properties is None else properties_from(properties, "PUBLISH")
-        future = _Future(self._completions)
+        future = Pending(self)
         with self._lock:
             if not self._has_room():
                 self._wait_room()
@@ -826,7 +900,7 @@ class Client(ClientBase):
             emqtt_core.exceptions.UsageError: a bad topic, payload, QoS or property.
         """
         props = None if properties is None else properties_from(properties, "PUBLISH")
-        waiter: concurrent.futures.Future[PublishResult] = concurrent.futures.Future()
+        waiter = Pending(self)
         with self._lock:
             if not self._has_room():
                 self._wait_room()
@@ -842,11 +916,13 @@ class Client(ClientBase):
         result: PublishResult = self._wait(waiter, "publish")
         return result
 
-    def _wait(self, waiter: concurrent.futures.Future[Any], operation: str) -> Any:
+    def _wait(self, waiter: Pending, operation: str) -> Any:
         """The result of ``waiter``, resolved by the I/O thread within ``ack_timeout``."""
         try:
             return waiter.result(self.options.ack_timeout + _GRACE)
-        except concurrent.futures.TimeoutError:
+        except TimeoutError:
+            if waiter.done():
+                raise  # the operation's own AckTimeout
             raise AckTimeout(
                 f"no answer to {operation} from the I/O thread", operation=operation
             ) from None
@@ -904,7 +980,7 @@ class Client(ClientBase):
             retain_handling=retain_handling,
         )
         props = None if properties is None else properties_from(properties, "SUBSCRIBE")
-        waiter: concurrent.futures.Future[ReasonCodes] = concurrent.futures.Future()
+        waiter = Pending(self)
         with self._lock:
             self._wait_connected()
             packet_id = self._session.subscribe(subs, properties=props)
@@ -929,7 +1005,7 @@ class Client(ClientBase):
         """
         filters = [topic] if isinstance(topic, str) else list(topic)
         props = None if properties is None else properties_from(properties, "UNSUBSCRIBE")
-        waiter: concurrent.futures.Future[ReasonCodes] = concurrent.futures.Future()
+        waiter = Pending(self)
         with self._lock:
             self._wait_connected()
             packet_id = self._session.unsubscribe(filters, properties=props)
@@ -945,7 +1021,7 @@ class Client(ClientBase):
             AckTimeout: no PINGRESP within ``ack_timeout``.
             ConnectionLost, ClientClosed: as for `subscribe`.
         """
-        waiter: concurrent.futures.Future[None] = concurrent.futures.Future()
+        waiter = Pending(self)
         with self._lock:
             self._wait_connected()
             self._session.ping()
@@ -970,7 +1046,7 @@ class Client(ClientBase):
             ConnectionLost, ClientClosed: as for `subscribe`.
         """
         props = None if properties is None else properties_from(properties, "AUTH")
-        waiter: concurrent.futures.Future[Auth] = concurrent.futures.Future()
+        waiter = Pending(self)
         with self._lock:
             self._wait_connected()
             self._session.auth(

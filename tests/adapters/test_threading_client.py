@@ -19,7 +19,7 @@ import pytest
 from support.broker import Mosquitto
 
 from adapters.threading import Client as ThreadingClient
-from adapters.threading import ClientClosed, Message, PublishResult
+from adapters.threading import ClientClosed, Message, Pending, PublishResult
 
 #: Bound of every wait, in seconds.
 TIMEOUT = 20.0
@@ -172,8 +172,7 @@ def test_disconnect_from_inside_the_callback(mosquitto: Mosquitto) -> None:
 
 def test_done_callbacks_of_publish_nowait_run_outside_the_lock(mosquitto: Mosquitto) -> None:
     name = topic()
-    chained: concurrent.futures.Future[concurrent.futures.Future[PublishResult]]
-    chained = concurrent.futures.Future()
+    chained: concurrent.futures.Future[Pending] = concurrent.futures.Future()
     with client(mosquitto) as publisher:
         first = publisher.publish_nowait(name, b"first", qos=1)
         # Under the engine lock this callback would deadlock: it calls the client.
