@@ -18,7 +18,7 @@ The connection's states and what moves between them are in
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple, final
@@ -257,7 +257,7 @@ class ClientSession:
         self._server_alias_maximum = 0
 
         self._connect_properties = self._build_connect_properties()
-        self._handlers: dict[type, Any] = {
+        self._handlers: dict[type, Callable[[Any, float], None]] = {
             ConnAck: self._on_connack,
             Auth: self._on_auth,
             Publish: self._on_publish,
@@ -357,7 +357,7 @@ class ClientSession:
         state = self._state
         if state is _DISCONNECTING:
             self._drop_output()
-            self._state = _DISCONNECTED
+            self._state = TRANSITIONS[(state, Input.RECV_EOF)]
         elif state in _RECEIVING:
             self._close(
                 Input.RECV_EOF,
@@ -411,7 +411,7 @@ class ClientSession:
         out = self._out
         if not out:
             if self._state is _DISCONNECTING:
-                self._state = _DISCONNECTED
+                self._state = TRANSITIONS[(_DISCONNECTING, Input.FLUSHED)]
             return b""
         data = out[0] if len(out) == 1 else b"".join(out)
         out.clear()
@@ -432,7 +432,7 @@ class ClientSession:
             if self._ping_deadline is None:
                 self._ping_deadline = now + self._ping_timeout()
         if self._state is _DISCONNECTING:
-            self._state = _DISCONNECTED
+            self._state = TRANSITIONS[(_DISCONNECTING, Input.FLUSHED)]
         return data
 
     def next_event(self) -> Event | None:
@@ -833,7 +833,7 @@ class ClientSession:
         if props.session_expiry_interval is not None:
             self._session_expiry = props.session_expiry_interval
         self._apply_server_limits(props)
-        self._state = _CONNECTED
+        self._state = TRANSITIONS[(self._state, Input.RECV_CONNACK)]
         self._connect_deadline = None
         self._connected_before = True
         self._events.append(Connected(packet.session_present, self._client_id, packet))
