@@ -240,6 +240,7 @@ async def _pub(command: PubCommand, client: Client, stdin: BinaryIO, stderr: Tex
     if show is None:
         show = command.repeat > 1 and stderr.isatty()
     progress = Progress(command.repeat, stderr, time.monotonic) if show else None
+    started = time.monotonic()
     if qos == 0 or command.repeat == 1 or command.repeat_delay:
         for index in range(command.repeat):
             if index and command.repeat_delay:
@@ -251,6 +252,10 @@ async def _pub(command: PubCommand, client: Client, stdin: BinaryIO, stderr: Tex
         await _publish_window(client, command, payload, progress)
     if progress is not None:
         progress.finish()
+    if command.repeat > 1:
+        elapsed = time.monotonic() - started
+        _logger.info("published %d messages in %.3f s (%.0f msg/s)", command.repeat, elapsed,
+                     command.repeat / elapsed if elapsed > 0 else 0.0)
     return ExitCode.OK
 
 

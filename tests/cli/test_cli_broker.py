@@ -479,3 +479,19 @@ def test_will_properties(tcp: list[str], topic: str, running: type[Running]) -> 
     assert status == 0
     record = json.loads(stdout)
     assert (record["payload"], record["properties"]) == ("gone", {"content_type": "text/plain"})
+
+
+def test_console_script(tcp: list[str]) -> None:
+    """The ``emqtt`` entry point of pyproject.toml, as installed into the environment."""
+    script = Path(sys.executable).parent / "emqtt"
+    assert script.is_file(), "the project is not installed: run scripts/setup.sh"
+    result = subprocess.run([str(script), "connect", *tcp, "-W", "0.1", "-V", "v3.1"],
+                            capture_output=True, timeout=30, check=False)
+    assert result.returncode == 0, result.stderr.decode()
+    assert b"(MQTT 3.1, session present: no)" in result.stdout
+
+
+def test_repeat_reports_its_rate_in_the_log(tcp: list[str], topic: str) -> None:
+    result = emqtt("pub", *tcp, "-t", topic, "-m", "r", "--repeat", "20", "--log-level", "info")
+    assert result.returncode == 0
+    assert b"published 20 messages in " in result.stderr and b" msg/s)" in result.stderr
