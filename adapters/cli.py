@@ -59,6 +59,8 @@ _logger = logging.getLogger("emqtt.cli")
 DEFAULT_PUBLISH_WINDOW = 100
 #: Exit status for SIGTERM (128 + 15), as shells report it.
 TERMINATED = 143
+#: Exit status when stdout's reader is gone (128 + SIGPIPE), as shells report it.
+BROKEN_PIPE = 141
 
 _TLS_VERSIONS = {
     "tlsv1": ssl.TLSVersion.TLSv1,
@@ -474,10 +476,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             _run_until_signalled(command, sys.stdin.buffer, sys.stdout.buffer, stderr)
         )
     except BrokenPipeError:
-        # The reader went away (``| head``): nothing more to say to it.
+        # The reader of stdout went away (``| head -n 1``): stop quietly, as a program killed
+        # by SIGPIPE would, and point stdout at /dev/null so that the interpreter's final flush
+        # does not fail again.
         with contextlib.suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-        return ExitCode.OK
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        return BROKEN_PIPE
     except (Exception, KeyboardInterrupt) as exc:
         code, message = describe(exc, secure=settings.tls is not None)
         if code is ExitCode.ERROR or settings.log_level == "debug":

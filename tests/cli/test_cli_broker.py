@@ -495,3 +495,21 @@ def test_repeat_reports_its_rate_in_the_log(tcp: list[str], topic: str) -> None:
     result = emqtt("pub", *tcp, "-t", topic, "-m", "r", "--repeat", "20", "--log-level", "info")
     assert result.returncode == 0
     assert b"published 20 messages in " in result.stderr and b" msg/s)" in result.stderr
+
+
+def test_closed_stdout_ends_quietly_with_141(tcp: list[str], topic: str) -> None:
+    sub = subprocess.Popen(
+        [sys.executable, "-m", "adapters.cli", "sub", *tcp, "-t", topic, "-C", "2", "-W", "20",
+         "--log-level", "info"],
+        cwd=ROOT, env=cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert sub.stdout is not None and sub.stderr is not None
+    sub.stdout.close()  # the reader is gone before anything is printed
+    for line in sub.stderr:
+        if b"subscribed to" in line:
+            break
+    assert emqtt("pub", *tcp, "-t", topic, "-m", "into the void").returncode == 0
+    rest = sub.stderr.read()
+    assert sub.wait(30) == 141
+    assert b"Traceback" not in rest and b"emqtt:" not in rest
