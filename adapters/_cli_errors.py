@@ -55,7 +55,11 @@ class ExitCode(enum.IntEnum):
     REJECTED = 8
     """The broker rejected a publish or a subscription (a reason code of 0x80 or more)."""
     INTERRUPTED = 130
-    """Interrupted by Ctrl-C (SIGINT) or SIGTERM; the client disconnected cleanly first."""
+    """Interrupted by Ctrl-C (SIGINT); the client disconnected cleanly first."""
+    BROKEN_PIPE = 141
+    """The reader of standard output went away (128 + SIGPIPE, as shells report it)."""
+    TERMINATED = 143
+    """Terminated by SIGTERM (128 + 15); the client disconnected cleanly first."""
 
 
 class RejectedError(Exception):

@@ -57,10 +57,6 @@ _logger = logging.getLogger("emqtt.cli")
 #: Most QoS 1/2 publishes of ``pub --repeat`` awaiting their acknowledgement at once when
 #: ``--max-inflight`` is not given (the broker's Receive Maximum still applies on top).
 DEFAULT_PUBLISH_WINDOW = 100
-#: Exit status for SIGTERM (128 + 15), as shells report it.
-TERMINATED = 143
-#: Exit status when stdout's reader is gone (128 + SIGPIPE), as shells report it.
-BROKEN_PIPE = 141
 
 _TLS_VERSIONS = {
     "tlsv1": ssl.TLSVersion.TLSv1,
@@ -434,7 +430,7 @@ async def _run_until_signalled(
     except asyncio.CancelledError:
         if not received:
             raise
-        return TERMINATED if received[0] == signal.SIGTERM else ExitCode.INTERRUPTED
+        return ExitCode.TERMINATED if received[0] == signal.SIGTERM else ExitCode.INTERRUPTED
     finally:
         for signum in installed:
             loop.remove_signal_handler(signum)
@@ -483,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             os.close(devnull)
-        return BROKEN_PIPE
+        return ExitCode.BROKEN_PIPE
     except (Exception, KeyboardInterrupt) as exc:
         code, message = describe(exc, secure=settings.tls is not None)
         if code is ExitCode.ERROR or settings.log_level == "debug":
