@@ -17,17 +17,19 @@ are over their bounds; reading pauses while the message queue is full.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import socket
 import ssl
 from collections import deque
-from collections.abc import AsyncIterator, Generator, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from types import TracebackType
 from typing import Any, cast
 
 import anyio
 import anyio.abc
+import sniffio
 from anyio.streams.tls import TLSStream
 
 from adapters._client import ClientBase, properties_from, subscriptions_from
@@ -146,6 +148,16 @@ class Pending:
         return self.wait().__await__()
 
 
+def _clock() -> Callable[[], float]:
+    """The running backend's clock, the one ``anyio.current_time`` reads (without anyio's
+    per-call backend lookup: the client reads it once per operation)."""
+    if sniffio.current_async_library() == "trio":
+        import trio  # noqa: PLC0415 - only where trio runs
+
+        return trio.current_time
+    return asyncio.get_running_loop().time
+
+
 def _cause(exc: BaseException) -> BaseException:
     """The error behind anyio's wrapper exceptions (for classifying connect failures)."""
     cause = exc.__cause__
@@ -215,6 +227,7 @@ class Client(ClientBase):
         self._finished = anyio.Event()
         self._final_error: ClientError | None = None
         self._closing = False
+        self._now: Callable[[], float] = anyio.current_time
 
     # -- properties ----------------------------------------------------------------------------
 
@@ -250,6 +263,7 @@ class Client(ClientBase):
         if self._status != "initialized":
             raise ClientClosed(f"cannot enter a client that is {self._status}")
         self._status = "connecting"
+        self._now = _clock()
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
@@ -431,7 +445,7 @@ class Client(ClientBase):
         self._read_paused = len(self._queue) >= self._queue_limit
         driver = self._driver
         driver.writer = self._queue_write
-        driver.start(layer, endpoint, anyio.current_time(), waiter)
+        driver.start(layer, endpoint, self._now(), waiter)
         scope = anyio.CancelScope()
         self._reader_scope = scope
         task_group = self._task_group
@@ -470,19 +484,19 @@ class Client(ClientBase):
                         data = await cast(anyio.abc.ByteStream, stream).receive(_READ_SIZE)
                 except anyio.EndOfStream:
                     if stream is self._stream:
-                        driver.receive_wire_eof(anyio.current_time())
+                        driver.receive_wire_eof(self._now())
                         self._wake()
                     return
                 except _STREAM_ERRORS as exc:
                     if datagram and not isinstance(exc, anyio.ClosedResourceError):
                         continue  # ICMP errors on UDP: QUIC's own timers decide
                     if stream is self._stream:
-                        driver.receive_wire_eof(anyio.current_time(), _cause(exc))
+                        driver.receive_wire_eof(self._now(), _cause(exc))
                         self._wake()
                     return
                 if stream is not self._stream:
                     return
-                driver.receive_wire(data, anyio.current_time())
+                driver.receive_wire(data, self._now())
                 self._wake()
 
     async def _close_connection(self) -> None:
@@ -491,7 +505,7 @@ class Client(ClientBase):
         if stream is None:
             return
         driver = self._driver
-        now = anyio.current_time()
+        now = self._now()
         if driver.layer is not None and not driver.layer_closed:
             driver.flush(now)
             driver.close_layer(now)
@@ -531,7 +545,7 @@ class Client(ClientBase):
                     await event.wait()
                 self._wake_event = None
             self._wake_flag = False
-            now = anyio.current_time()
+            now = self._now()
             due = driver.timer()
             if due is not None and now >= due:
                 driver.handle_timer(max(now, due))
@@ -564,7 +578,7 @@ class Client(ClientBase):
                 if stream is self._stream:
                     self._write_error = exc
                     self._out = []
-                    self._driver.receive_wire_eof(anyio.current_time(), _cause(exc))
+                    self._driver.receive_wire_eof(self._now(), _cause(exc))
                     self._wake()
                 return
 
@@ -671,7 +685,7 @@ class Client(ClientBase):
         props = None if properties is None else properties_from(properties, "PUBLISH")
         ticket = self._session.publish(topic, payload, qos=qos, retain=retain, properties=props)
         pending = Pending()
-        self._results.add_publish(ticket, pending, anyio.current_time())
+        self._results.add_publish(ticket, pending, self._now())
         self._unflushed += len(payload)
         self._wake()
         return pending
@@ -774,7 +788,7 @@ class Client(ClientBase):
         await self._wait_connected()
         packet_id = self._session.subscribe(subs, properties=props)
         pending = Pending()
-        self._results.add_subscribe(packet_id, pending, anyio.current_time())
+        self._results.add_subscribe(packet_id, pending, self._now())
         self._wake()
         result: ReasonCodes = await pending
         return result
@@ -798,7 +812,7 @@ class Client(ClientBase):
         await self._wait_connected()
         packet_id = self._session.unsubscribe(filters, properties=props)
         pending = Pending()
-        self._results.add_unsubscribe(packet_id, pending, anyio.current_time())
+        self._results.add_unsubscribe(packet_id, pending, self._now())
         self._wake()
         result: ReasonCodes = await pending
         return result
@@ -813,7 +827,7 @@ class Client(ClientBase):
         await self._wait_connected()
         self._session.ping()
         pending = Pending()
-        self._results.add_ping(pending, anyio.current_time())
+        self._results.add_ping(pending, self._now())
         self._wake()
         await pending
 
@@ -837,7 +851,7 @@ class Client(ClientBase):
         props = None if properties is None else properties_from(properties, "AUTH")
         self._session.auth(reason_code=ReasonCode.RE_AUTHENTICATE, data=data, properties=props)
         pending = Pending()
-        self._results.add_reauth(pending, anyio.current_time())
+        self._results.add_reauth(pending, self._now())
         self._wake()
         result: Auth = await pending
         return result
