@@ -222,11 +222,8 @@ async def asyncio_connect_cycles(host: str, port: int, count: int) -> float:
     start = time.perf_counter()
     for _ in range(count):
         connack: asyncio.Future[bytes] = loop.create_future()
-        transport, _ = await loop.create_connection(
-            lambda: _ConnackProtocol(connack),
-            host,
-            port,  # noqa: B023
-        )
+        protocol = _ConnackProtocol(connack)
+        transport, _ = await loop.create_connection(lambda p=protocol: p, host, port)
         transport.write(packet)
         await connack
         transport.write(DISCONNECT)
