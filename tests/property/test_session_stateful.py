@@ -78,6 +78,8 @@ class Model:
 
 
 class SessionMachine(RuleBasedStateMachine):
+    AUTO_ACK = True
+
     def __init__(self) -> None:
         super().__init__()
         self.version = ProtocolVersion.MQTT_5
@@ -88,6 +90,7 @@ class SessionMachine(RuleBasedStateMachine):
                 keep_alive=10,
                 max_queued=15,
                 connect_timeout=5,
+                auto_ack=self.AUTO_ACK,
             )
         )
         self.now = 0.0
@@ -98,6 +101,7 @@ class SessionMachine(RuleBasedStateMachine):
         self.broker_open = False  # CONNACK sent and the connection not ended
         self.pings = 0
         self.quota: set[int] = set()  # client ids unacknowledged on this connection
+        self.to_ack: list[int] = []  # server packet ids the application must acknowledge
         self.receive_maximum = 65535
 
     # -- plumbing
@@ -187,6 +191,9 @@ class SessionMachine(RuleBasedStateMachine):
                 assert event.ticket not in model.finished, "a publish ended twice"
                 model.finished.add(event.ticket)
             elif isinstance(event, MessageReceived):
+                if event.needs_ack:
+                    assert event.packet_id is not None
+                    self.to_ack.append(event.packet_id)
                 message = int(event.message.payload)
                 model.delivered[message] += 1
                 if model.qos_of_message[message] is QoS.EXACTLY_ONCE:
@@ -216,6 +223,7 @@ class SessionMachine(RuleBasedStateMachine):
         if not present:
             self.model.client_in.clear()
             self.model.server_out.clear()
+            self.to_ack.clear()  # the session they belonged to is gone
         self.server_has_session = True
         self.broker_open = True
         self.receive_maximum = receive_maximum or 65535
@@ -372,6 +380,13 @@ class SessionMachine(RuleBasedStateMachine):
     def write_replies(self) -> None:
         self.flush()
 
+    @precondition(lambda self: self.live() and self.to_ack)
+    @rule(pick=st.integers(min_value=0))
+    def application_acks(self, pick: int) -> None:
+        packet_id = self.to_ack.pop(pick % len(self.to_ack))
+        self.session.ack(packet_id)
+        self.flush()
+
     # -- invariants
 
     @invariant()
@@ -385,9 +400,19 @@ class SessionMachine(RuleBasedStateMachine):
 
 
 SessionMachine.TestCase.settings = settings(
-    max_examples=500,
+    max_examples=300,
     stateful_step_count=60,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_session_state_machine = SessionMachine.TestCase
+
+
+class ManualAckMachine(SessionMachine):
+    """The same, with the application acknowledging received messages itself."""
+
+    AUTO_ACK = False
+
+
+ManualAckMachine.TestCase.settings = SessionMachine.TestCase.settings
+test_session_state_machine_manual_ack = ManualAckMachine.TestCase
