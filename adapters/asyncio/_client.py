@@ -37,6 +37,7 @@ from adapters.errors import (
     ClientClosed,
     ClientError,
     ConnectError,
+    ConnectionFailed,
     ConnectTimeout,
 )
 from emqtt_core.events import (
@@ -44,7 +45,7 @@ from emqtt_core.events import (
     ConnectionClosed,
     MessageReceived,
 )
-from emqtt_core.exceptions import InvalidStateError
+from emqtt_core.exceptions import InvalidStateError, UsageError
 from emqtt_core.packets import Auth, Subscription
 from emqtt_core.properties import Properties
 from emqtt_core.reason_codes import ReasonCode
@@ -481,6 +482,9 @@ class Client(ClientBase):
                     return
         self._protocol = None
         self._transport = None
+        # The next connection starts with an empty write buffer and reading on.
+        self._write_paused = False
+        self._read_paused = False
         driver.detach()
         transport.close()
         self._drain_until = None
@@ -534,6 +538,11 @@ class Client(ClientBase):
         except asyncio.CancelledError:
             self._finish(None)
             raise
+        except Exception as exc:
+            # Not a failed attempt but a failure of the attempt itself: nothing to retry.
+            failure = ConnectionFailed(f"reconnecting failed: {exc!r}")
+            failure.__cause__ = exc
+            self._finish(failure)
 
     # -- publishing ----------------------------------------------------------------------------
 
@@ -804,7 +813,9 @@ class Client(ClientBase):
             return
         try:
             self._session.ack(packet_id)
-        except InvalidStateError:
+        except (InvalidStateError, UsageError):
+            # The connection it came on has ended (the session no longer awaits this ack):
+            # the server sends the message again, and that copy is the one to acknowledge.
             return
         self._schedule_flush()
 

@@ -60,7 +60,10 @@ class ScriptedServer:
             if answer[0] != 0xF0 or b"response:challenge-1" not in answer:
                 writer.close()
                 return
-            writer.write(encode(ConnAck(), V5))
+            # CONNACK repeats the method of the exchange it concludes (MQTT 5 3.2.2.3.17).
+            writer.write(
+                encode(ConnAck(properties=Properties(authentication_method=METHOD)), V5)
+            )
             reauth = await self.packet(reader, buffer)  # AUTH 0x19 Re-authenticate
             assert reauth[0] == 0xF0
             writer.write(auth(ReasonCode.CONTINUE_AUTHENTICATION, b"challenge-2"))
