@@ -22,6 +22,7 @@ from adapters.asyncio import (
     ConnectionRefused,
     ConnectTimeout,
     InvalidOptions,
+    PublishFailed,
     TLSHostnameMismatch,
     TLSVerificationFailed,
 )
@@ -334,3 +335,43 @@ def test_keepalive_pings_an_idle_connection(request: pytest.FixtureRequest) -> N
             telemetry.detach("keepalive-test")
 
     assert run(scenario()) == "connected"
+
+
+def test_a_publish_the_server_forgot_is_publish_failed() -> None:
+    """With session_lost_policy="fail", a QoS 1 message in flight when the connection drops
+    fails with PublishFailed once the server reconnects without the session (CONNACK
+    session_present=0): whether it was delivered is unknown, so it is not sent again."""
+    connections = 0
+
+    async def forgetful(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.read(1)
+        writer.write(encode(ConnAck(session_present=False), ProtocolVersion.MQTT_5))
+        if connections == 1:
+            data = await reader.read(1)  # the PUBLISH arrives; it is never acknowledged
+            assert data[0] >> 4 == 3
+            writer.transport.abort()
+            return
+        await reader.read()
+        writer.close()
+
+    async def scenario() -> None:
+        server, port = await serve(forgetful)
+        async with server:
+            client = Client(
+                "127.0.0.1",
+                port,
+                client_id="forgotten",
+                session_expiry_interval=60,
+                session_lost_policy="fail",
+                reconnect=True,
+                keep_alive=0,
+            )
+            async with client:
+                await client.publish("a/b", b"lost?", qos=1)
+
+    with pytest.raises(PublishFailed) as info:
+        run(scenario())
+    assert info.value.__cause__ is not None
+    assert connections == 2
