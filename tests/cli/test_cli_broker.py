@@ -351,14 +351,18 @@ def test_lost_connection_exits_7(mosquitto_factory: Callable[..., Mosquitto], to
     assert stderr.decode().splitlines()[-1].startswith("emqtt: connection lost")
 
 
-DYNAMIC_SECURITY = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
+def _dynamic_security_plugin() -> Path:
+    """mosquitto's dynamic security plugin, shipped with Debian's mosquitto package."""
+    found = sorted(Path("/usr/lib").glob("**/mosquitto_dynamic_security.so"))
+    if not found:
+        pytest.fail("mosquitto's dynamic security plugin is missing (package mosquitto)")
+    return found[0]
 
 
 @pytest.fixture
-def denying_broker(mosquitto_factory: Callable[..., Mosquitto], tmp_path: Path) -> Mosquitto:
+def denying_broker(mosquitto_factory: Callable[..., Mosquitto]) -> Mosquitto:
     """A broker whose dynamic-security plugin denies every subscription and publish."""
-    if not Path(DYNAMIC_SECURITY).is_file():
-        pytest.fail(f"mosquitto's dynamic security plugin is missing: {DYNAMIC_SECURITY}")
+    plugin = _dynamic_security_plugin()
     probe = mosquitto_factory()
     config = probe.write_file("dynsec.json", json.dumps({
         "defaultACLAccess": {"publishClientSend": False, "publishClientReceive": True,
@@ -366,7 +370,7 @@ def denying_broker(mosquitto_factory: Callable[..., Mosquitto], tmp_path: Path) 
         "clients": [], "groups": [], "roles": [],
     }))
     probe.stop()
-    probe.extra_conf = (f"plugin {DYNAMIC_SECURITY}", f"plugin_opt_config_file {config}")
+    probe.extra_conf = (f"plugin {plugin}", f"plugin_opt_config_file {config}")
     probe.start()
     return probe
 
