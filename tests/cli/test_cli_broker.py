@@ -353,7 +353,9 @@ def test_lost_connection_exits_7(mosquitto_factory: Callable[..., Mosquitto], to
 
 def _dynamic_security_plugin() -> Path:
     """mosquitto's dynamic security plugin, shipped with Debian's mosquitto package."""
-    found = sorted(Path("/usr/lib").glob("**/mosquitto_dynamic_security.so"))
+    name = "mosquitto_dynamic_security.so"
+    found = [path for root in (Path("/usr/lib"), Path("/usr/local/lib"))
+             for path in (root / name, *sorted(root.glob(f"*/{name}"))) if path.is_file()]
     if not found:
         pytest.fail("mosquitto's dynamic security plugin is missing (package mosquitto)")
     return found[0]
