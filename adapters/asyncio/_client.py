@@ -38,6 +38,7 @@ from adapters.errors import (
     ClientError,
     ConnectError,
     ConnectionFailed,
+    ConnectionLost,
     ConnectTimeout,
 )
 from emqtt_core.events import (
@@ -111,7 +112,7 @@ class _Protocol(asyncio.Protocol, asyncio.DatagramProtocol):
     def resume_writing(self) -> None:
         if self.client._protocol is self:
             self.client._write_paused = False
-            self.client._wake_room()
+            self.client._writing_resumed()
 
 
 class Client(ClientBase):
@@ -158,6 +159,8 @@ class Client(ClientBase):
         self._closed_waiter: asyncio.Future[None] | None = None
         self._max_queued = self.options.config.max_queued
         self._qos0_done: asyncio.Future[PublishResult] | None = None
+        # QoS 0 publishes accepted while writing was paused, resolved when it resumes.
+        self._qos0_unwritten: list[asyncio.Future[PublishResult]] = []
         # A finished client's last layer completing its closing handshake, until this time.
         self._drain_until: float | None = None
         self._drained: asyncio.Future[None] | None = None
@@ -485,6 +488,12 @@ class Client(ClientBase):
         # The next connection starts with an empty write buffer and reading on.
         self._write_paused = False
         self._read_paused = False
+        unwritten, self._qos0_unwritten = self._qos0_unwritten, []
+        for future in unwritten:
+            if not future.done():
+                future.set_exception(
+                    ConnectionLost("the connection closed before the message was written")
+                )
         driver.detach()
         transport.close()
         self._drain_until = None
@@ -577,13 +586,21 @@ class Client(ClientBase):
         ticket = self._session.publish(topic, payload, qos=qos, retain=retain, properties=props)
         loop = self._loop
         assert loop is not None
+        future: asyncio.Future[PublishResult]
         if qos == 0 and self._status == "connected":
-            # Queued for this iteration's write: done already, as for publish() (one shared
-            # completed future: no allocation per message).
-            future = self._qos0_done
-            if future is None:
-                future = self._qos0_done = loop.create_future()
-                future.set_result(QOS0_RESULT)
+            if self._write_paused:
+                # The socket buffer is full: done once it drains, so that a producer awaiting
+                # its futures waits instead of piling bytes into the transport's buffer.
+                future = loop.create_future()
+                self._qos0_unwritten.append(future)
+            else:
+                # Queued for this iteration's write: done already, as for publish() (one
+                # shared completed future: no allocation per message).
+                done = self._qos0_done
+                if done is None:
+                    done = self._qos0_done = loop.create_future()
+                    done.set_result(QOS0_RESULT)
+                future = done
         else:
             future = loop.create_future()
             self._results.add_publish(ticket, future, loop.time())
@@ -656,6 +673,13 @@ class Client(ClientBase):
                 if waiter in self._room_waiters:
                     self._room_waiters.remove(waiter)
         self._check_usable()
+
+    def _writing_resumed(self) -> None:
+        unwritten, self._qos0_unwritten = self._qos0_unwritten, []
+        for future in unwritten:
+            if not future.done():
+                future.set_result(QOS0_RESULT)
+        self._wake_room()
 
     def _wake_room(self) -> None:
         if self._write_paused and self._status in ("connected", "connecting"):

@@ -9,6 +9,9 @@ import pytest
 from asyncio_support import endpoint, make_client, next_message, run, unique_topic
 
 from adapters.asyncio import Client
+from emqtt_core.codec import encode
+from emqtt_core.enums import ProtocolVersion
+from emqtt_core.packets import ConnAck
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(60)]
 
@@ -165,3 +168,52 @@ def test_a_client_can_be_used_without_the_context_manager(
         return connected.session_present
 
     assert run(scenario()) is False
+
+
+def test_publishing_waits_while_the_socket_cannot_take_more() -> None:
+    """A server that stops reading: the kernel buffers fill, asyncio's write buffer passes its
+    high-water mark and QoS 0 publishes stop completing at once; the bytes waiting in the
+    client stay bounded, and everything completes once the server reads again."""
+    async def scenario() -> tuple[int, int]:
+        reading = asyncio.Event()
+        server_transports: list[asyncio.BaseTransport] = []
+
+        async def stalled(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read(1)
+            writer.write(encode(ConnAck(), ProtocolVersion.MQTT_5))
+            writer.transport.pause_reading()
+            server_transports.append(writer.transport)
+            await reading.wait()
+            writer.transport.resume_reading()
+            while await reader.read(1 << 20):
+                pass
+
+        server = await asyncio.start_server(stalled, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            client = Client("127.0.0.1", port, client_id="stalled", keep_alive=0)
+            await client.connect()
+            payload = bytes(1024)
+            published = 0
+            waiting = None
+            while waiting is None and published < 200_000:
+                future = client.publish_nowait("t", payload)
+                published += 1
+                if not future.done():
+                    # Writes happen inside publish_nowait every 64 KiB, and asyncio reports a
+                    # full buffer (pause_writing) from inside write(): no need to yield.
+                    waiting = future
+            assert waiting is not None, "the socket never filled"
+            transport = client._transport
+            assert isinstance(transport, asyncio.WriteTransport)
+            buffered = transport.get_write_buffer_size()
+            reading.set()
+            await asyncio.wait_for(waiting, 30)
+            await client.disconnect()
+            return buffered, published
+
+    buffered, published = run(scenario(), timeout=60)
+    # asyncio pauses above its high-water mark (64 KiB); at most one more flush (64 KiB of
+    # publishes) can be added before the producer sees the pause.
+    assert buffered <= 64 * 1024 + 2 * 64 * 1024
+    assert published > 100
