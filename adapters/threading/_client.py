@@ -52,7 +52,7 @@ from adapters.errors import (
     ConnectionLost,
 )
 from adapters.transports.errors import TransportClosed
-from emqtt_core.events import AuthReceived, Connected, ConnectionClosed, MessageReceived
+from emqtt_core.events import Connected, ConnectionClosed, MessageReceived
 from emqtt_core.exceptions import InvalidStateError
 from emqtt_core.packets import Auth, Subscription
 from emqtt_core.properties import Properties
@@ -792,17 +792,6 @@ class Client(ClientBase):
         self._message_ready.notify()
         if len(queue) >= self._queue_limit:
             self._read_paused = True
-
-    def auth_received(self, event: AuthReceived) -> None:
-        """The server continues an enhanced authentication (driver hook).
-
-        The client has no authenticator callback: the exchange cannot continue, so the
-        connection is closed (0x8C Bad authentication method).
-        """
-        try:
-            self._session.disconnect(reason_code=ReasonCode.BAD_AUTHENTICATION_METHOD)
-        except InvalidStateError:
-            return
 
     def _finish(self, error: ClientError | None, reason: str = "the client disconnected") -> None:
         """The client is done (under the lock): fail what waits, wake every waiting thread."""
