@@ -252,3 +252,22 @@ def test_many_concurrent_publishers_share_one_connection(request: pytest.Fixture
             return len(payloads)
 
     assert run(scenario()) == 1000
+
+
+def test_defaults_are_safe_with_mosquittos_default_limits(request: pytest.FixtureRequest) -> None:
+    """MQTT 3.1.1 has no Receive Maximum and mosquitto silently drops QoS 2 messages beyond its
+    default 20 in flight: with default options a deep pipeline still delivers everything."""
+    target = endpoint(request, "tcp")
+    topic = unique_topic("defaults")
+    count = 500
+
+    async def scenario() -> int:
+        async with make_client(target, protocol_version=4) as client:
+            messages = client.messages()
+            await client.subscribe(topic, qos=2)
+            futures = [client.publish_nowait(topic, b"%d" % n, qos=2) for n in range(count)]
+            await asyncio.gather(*futures)
+            got = {int((await next_message(messages)).payload) for _ in range(count)}
+            return len(got)
+
+    assert run(scenario()) == count
