@@ -63,6 +63,10 @@ class ClientConfig:
     """Seconds to wait for PINGRESP before the connection is declared dead.
     None: the effective keepalive interval."""
 
+    force_ping: bool = False
+    """Send PINGREQ every keepalive interval even when other packets were sent
+    (a server that stopped answering is noticed even while only QoS 0 flows)."""
+
     connect_timeout: float = 30.0
     """Seconds from ``connect()`` to CONNACK (including any AUTH exchange)."""
 

@@ -239,6 +239,7 @@ class ClientSession:
         self._clean_start_sent = True
         self._keep_alive = config.keep_alive
         self._last_sent = 0.0
+        self._last_ping = 0.0  # when the last PINGREQ (or CONNECT) left, for force_ping
         self._connect_deadline: float | None = None
         self._connect_unsent = False
         self._ping_deadline: float | None = None
@@ -380,14 +381,13 @@ class ClientSession:
                     KeepAliveTimeout("no PINGRESP in time"),
                     reason_code=ReasonCode.KEEP_ALIVE_TIMEOUT,
                 )
-            elif (
-                self._keep_alive
-                and now >= self._last_sent + self._keep_alive
-                and not self._out
-                and not self._pings_unsent
-            ):
-                # [MQTT-3.1.2-20] nothing was sent for a keepalive interval.
-                self._send_ping()
+            elif self._keep_alive and not self._pings_unsent:
+                if self._config.force_ping:
+                    if now >= self._last_ping + self._keep_alive:
+                        self._send_ping()
+                elif now >= self._last_sent + self._keep_alive and not self._out:
+                    # [MQTT-3.1.2-20] nothing was sent for a keepalive interval.
+                    self._send_ping()
         elif state in _RECEIVING:
             deadline = self._connect_deadline
             if deadline is not None and now >= deadline:
@@ -427,8 +427,10 @@ class ClientSession:
         if self._connect_unsent:
             self._connect_unsent = False
             self._connect_deadline = now + self._config.connect_timeout
+            self._last_ping = now
         if self._pings_unsent:
             self._pings_unsent = 0
+            self._last_ping = now
             if self._ping_deadline is None:
                 self._ping_deadline = now + self._ping_timeout()
         if self._state is _DISCONNECTING:
@@ -446,7 +448,8 @@ class ClientSession:
         if state is _CONNECTED:
             deadline = self._ping_deadline
             if self._keep_alive:
-                due = self._last_sent + self._keep_alive
+                base = self._last_ping if self._config.force_ping else self._last_sent
+                due = base + self._keep_alive
                 if deadline is None or due < deadline:
                     deadline = due
             return deadline

@@ -387,3 +387,36 @@ def test_connect_timer_is_armed_only_when_connect_leaves() -> None:
     h.session.handle_timer(h.now + 1e6)  # CONNECT not written yet: no deadline
     assert h.session.state is SessionState.CONNECTING
     assert h.session.config is h.config
+
+
+def test_force_ping_pings_every_interval_despite_traffic() -> None:
+    h = connected(keep_alive=10, force_ping=True)
+    start = h.now
+    answered = 0
+    for _ in range(4):
+        h.advance(5)
+        h.session.publish("t", b"x")
+        h.sent()
+        pings = [p for p in h.broker.received if p == PingReq()]
+        for _ in pings[answered:]:
+            h.reply(PingResp())
+        answered = len(pings)
+    assert h.session.state is SessionState.CONNECTED
+    pings = [p for p in h.broker.received if p == PingReq()]
+    assert len(pings) == 2  # at start + 10 and start + 20
+    assert h.session.get_timer() == start + 30
+    h.session.handle_timer(start + 29)  # early: nothing
+    assert h.sent() == []
+    # A ping already queued is not doubled.
+    h.session.ping()
+    h.session.handle_timer(start + 31)
+    assert h.sent() == [PingReq()]
+
+
+def test_without_force_ping_traffic_replaces_pings() -> None:
+    h = connected(keep_alive=10)
+    for _ in range(4):
+        h.advance(5)
+        h.session.publish("t", b"x")
+        h.sent()
+    assert PingReq() not in h.broker.received
