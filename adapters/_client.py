@@ -256,7 +256,7 @@ def build_options(
 
     connect_properties = properties_from(properties, "CONNECT")
     engine: dict[str, Any] = {}
-    for name in _PROPERTY_NAMES:
+    for name in _PROPERTY_NAMES if connect_properties is not NO_PROPERTIES else ():
         value = getattr(connect_properties, name)
         if value is None or value == ():
             continue
