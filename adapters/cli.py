@@ -20,6 +20,7 @@ import secrets
 import signal
 import ssl
 import sys
+import threading
 import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -54,6 +55,8 @@ __all__ = ["main", "run"]
 
 _logger = logging.getLogger("emqtt.cli")
 
+#: Bytes read from standard input at a time (``pub -l`` and ``pub -s``).
+_CHUNK = 65536
 #: Most QoS 1/2 publishes of ``pub --repeat`` awaiting their acknowledgement at once when
 #: ``--max-inflight`` is not given (the broker's Receive Maximum still applies on top).
 DEFAULT_PUBLISH_WINDOW = 100
@@ -196,14 +199,71 @@ class _Printer:
 # --- commands --------------------------------------------------------------------------------
 
 
+def _chunk_reader(stdin: BinaryIO) -> Callable[[], bytes]:
+    """A function returning the next chunk of ``stdin`` (``b""`` at its end).
+
+    It reads the file descriptor itself, not the buffered file object: the reading thread may
+    still be blocked in it when the program ends, and a thread blocked inside a buffered file
+    holds a lock that the interpreter needs at exit.
+    """
+    try:
+        fd = stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # an in-memory file: never blocks
+        return lambda: stdin.read(_CHUNK)
+    return lambda: os.read(fd, _CHUNK)
+
+
+def _read_in_thread(read: Callable[[], bytes]) -> asyncio.Queue[bytes]:
+    """Call ``read`` in a daemon thread until it returns ``b""``, queueing each result (and the
+    final ``b""``) for the event loop.
+
+    A daemon thread of its own rather than the loop's executor: a read from a terminal blocks
+    until the user types, and an executor thread would keep Ctrl-C from ending the program.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def pump() -> None:
+        while True:
+            try:
+                chunk = read()
+            except (OSError, ValueError):  # stdin closed under us
+                chunk = b""
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            except RuntimeError:  # the loop is closed: the program is ending
+                return
+            if not chunk:
+                return
+
+    threading.Thread(target=pump, name="emqtt-stdin", daemon=True).start()
+    return queue
+
+
 async def _read_lines(stdin: BinaryIO) -> AsyncIterator[bytes]:
-    """Lines of standard input as they arrive, without their line ending; the blocking reads run
-    in a worker thread so the client keeps its connection alive meanwhile."""
-    while True:
-        line = await asyncio.to_thread(stdin.readline)
-        if not line:
-            return
-        yield line.rstrip(b"\n").removesuffix(b"\r")
+    """Lines of standard input as they arrive, without their line ending (``\\n`` or
+    ``\\r\\n``); a last line without one counts too."""
+    chunks = _read_in_thread(_chunk_reader(stdin))
+    buffer = bytearray()
+    while chunk := await chunks.get():
+        scanned = len(buffer)  # the part before holds no newline
+        buffer += chunk
+        start = 0
+        while (end := buffer.find(b"\n", scanned)) >= 0:
+            yield bytes(buffer[start:end]).removesuffix(b"\r")
+            start = scanned = end + 1
+        del buffer[:start]
+    if buffer:
+        yield bytes(buffer).removesuffix(b"\r")
+
+
+async def _read_all(stdin: BinaryIO) -> bytes:
+    """All of standard input, read without blocking the event loop."""
+    chunks = _read_in_thread(_chunk_reader(stdin))
+    data = bytearray()
+    while chunk := await chunks.get():
+        data += chunk
+    return bytes(data)
 
 
 async def _publish_checked(client: Client, command: PubCommand, payload: bytes) -> None:
@@ -233,7 +293,7 @@ async def _pub(command: PubCommand, client: Client, stdin: BinaryIO, stderr: Tex
         return ExitCode.OK
     payload = command.message
     if command.source == "stdin":
-        payload = await asyncio.to_thread(stdin.read)
+        payload = await _read_all(stdin)
     show = command.progress
     if show is None:
         show = command.repeat > 1 and stderr.isatty()

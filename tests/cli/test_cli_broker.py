@@ -95,13 +95,14 @@ def test_url_names_transport_host_port_and_topic(mosquitto: Mosquitto, topic: st
 
 
 def test_live_messages_lines_from_stdin(tcp: list[str], topic: str, running: type[Running]) -> None:
-    sub = running("sub", *tcp, "-t", topic, "-C", "3", "-W", "20", "-q", "1",
+    sub = running("sub", *tcp, "-t", topic, "-C", "4", "-W", "20", "-q", "1",
                   "--log-level", "info")
     sub.wait_for_stderr(b"subscribed to")
-    published = emqtt("pub", *tcp, "-t", topic, "-l", "-q", "1", input=b"one\ntwo\r\n\n")
+    published = emqtt("pub", *tcp, "-t", topic, "-l", "-q", "1",
+                      input=b"one\ntwo\r\n\nlast, without a newline")
     assert published.returncode == 0, published.stderr.decode()
     status, stdout, _ = sub.finish()
-    assert (status, stdout) == (0, b"one\ntwo\n\n")
+    assert (status, stdout) == (0, b"one\ntwo\n\nlast, without a newline\n")
 
 
 def test_null_message_and_file_and_stdin(tcp: list[str], topic: str, tmp_path: Path,
@@ -519,3 +520,17 @@ def test_closed_stdout_ends_quietly_with_141(tcp: list[str], topic: str) -> None
     rest = sub.stderr.read()
     assert sub.wait(30) == 141
     assert b"Traceback" not in rest and b"emqtt:" not in rest
+
+
+def test_interrupt_while_reading_lines_from_a_terminal(tcp: list[str], topic: str,
+                                                       running: type[Running]) -> None:
+    """Ctrl-C ends ``pub -l`` at once even while it waits for the user to type a line."""
+    leader, follower = pty.openpty()
+    try:
+        pub = running("pub", *tcp, "-t", topic, "-l", "--log-level", "info", stdin=follower)
+        pub.wait_for_stderr(b"connected to")
+        pub.process.send_signal(signal.SIGINT)
+        assert pub.finish(timeout=10)[0] == 130
+    finally:
+        os.close(leader)
+        os.close(follower)
