@@ -12,6 +12,7 @@ from typing import Final, Literal
 
 from adapters._driver import is_redirect
 from adapters._reconnect import ConnectPlan
+from adapters._results import Results
 from adapters.errors import ClientClosed, ClientError, ConnackRefused, ConnectionLost
 from emqtt_core.enums import QoS
 from emqtt_core.events import ConnectionClosed, PublishCompleted
@@ -22,6 +23,7 @@ __all__ = [
     "QOS0_RESULT",
     "Status",
     "closed_error",
+    "fail_pending",
     "follow_connack_redirect",
     "lost_error",
     "next_step",
@@ -104,3 +106,15 @@ def closed_error(status: Status, final_error: ClientError | None) -> ClientClose
         error.__cause__ = final_error
         return error
     return ClientClosed(f"the client is {status}")
+
+
+def fail_pending(
+    results: Results, error: ClientError | None, reason: str = "the client disconnected"
+) -> None:
+    """Fail every operation still waiting once a client is finished: after a loss with a
+    fresh `ConnectionLost` per caller (see `lost_error`), else with ``ClientClosed(reason)``."""
+    if error is not None:
+        cause = error
+        results.fail_all(lambda: lost_error(cause))
+    else:
+        results.fail_all(lambda: ClientClosed(reason))

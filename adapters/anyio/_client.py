@@ -39,6 +39,7 @@ from adapters._lifecycle import (
     QOS0_RESULT,
     Status,
     closed_error,
+    fail_pending,
     follow_connack_redirect,
     lost_error,
     next_step,
@@ -629,11 +630,7 @@ class Client(ClientBase):
             return
         self._status = "closed"
         self._final_error = error
-        if error is not None:
-            cause = error
-            self._results.fail_all(lambda: lost_error(cause))
-        else:
-            self._results.fail_all(lambda: ClientClosed(reason))
+        fail_pending(self._results, error, reason)
         for name in ("_message_event", "_room_event", "_reconnected", "_resume_event"):
             event = getattr(self, name)
             if event is not None:

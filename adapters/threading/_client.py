@@ -36,6 +36,7 @@ from adapters._lifecycle import (
     QOS0_RESULT,
     Status,
     closed_error,
+    fail_pending,
     follow_connack_redirect,
     lost_error,
     next_step,
@@ -797,11 +798,7 @@ class Client(ClientBase):
         """The client is done (under the lock): fail what waits, wake every waiting thread."""
         self._status = "closed"
         self._final_error = error
-        if error is not None:
-            cause = error
-            self._results.fail_all(lambda: lost_error(cause))
-        else:
-            self._results.fail_all(lambda: ClientClosed(reason))
+        fail_pending(self._results, error, reason)
         self._message_ready.notify_all()
         self._room.notify_all()
         self._state_changed.notify_all()
