@@ -299,17 +299,21 @@ async def _pub(command: PubCommand, client: Client, stdin: BinaryIO, stderr: Tex
         show = command.repeat > 1 and stderr.isatty()
     progress = Progress(command.repeat, stderr, time.monotonic) if show else None
     started = time.monotonic()
-    if qos == 0 or command.repeat == 1 or command.repeat_delay:
-        for index in range(command.repeat):
-            if index and command.repeat_delay:
-                await asyncio.sleep(command.repeat_delay)
-            await _publish_checked(client, command, payload)
-            if progress is not None:
-                progress.advance()
-    else:
-        await _publish_window(client, command, payload, progress)
-    if progress is not None:
-        progress.finish()
+    try:
+        if qos == 0 or command.repeat == 1 or command.repeat_delay:
+            for index in range(command.repeat):
+                if index and command.repeat_delay:
+                    await asyncio.sleep(command.repeat_delay)
+                await _publish_checked(client, command, payload)
+                if progress is not None:
+                    progress.advance()
+        else:
+            await _publish_window(client, command, payload, progress)
+    finally:
+        if progress is not None:
+            # Also on failure or Ctrl-C: show how far it got, and end the line so that an
+            # error message starts on a line of its own.
+            progress.finish()
     if command.repeat > 1:
         elapsed = time.monotonic() - started
         _logger.info("published %d messages in %.3f s (%.0f msg/s)", command.repeat, elapsed,

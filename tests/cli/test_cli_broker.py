@@ -534,3 +534,12 @@ def test_interrupt_while_reading_lines_from_a_terminal(tcp: list[str], topic: st
     finally:
         os.close(leader)
         os.close(follower)
+
+
+def test_progress_line_ends_before_an_error(denying_broker: Mosquitto) -> None:
+    result = emqtt("pub", "-h", denying_broker.host, "-p", str(denying_broker.tcp_port),
+                   "-t", "denied", "-m", "x", "-q", "1", "--repeat", "5", "--progress")
+    assert result.returncode == 8
+    last = result.stderr.decode().split("\n")[-2]  # the error has a line of its own
+    assert last.startswith("emqtt: the broker refused the message")
+    assert "\r[" in result.stderr.decode()
