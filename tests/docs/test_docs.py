@@ -12,6 +12,8 @@ How samples are run (the convention every docs page follows):
   ordinary addresses; the test never touches a real port 1883.
 - A sample runs in a directory that holds the test CA as ``ca.pem`` and a client certificate as
   ``client.pem`` / ``client-key.pem``, so TLS samples read those files by those names.
+- Shell sessions (```console blocks) are not run, but every ``$ emqtt ...`` command in them must
+  parse with the real argument grammar, so the pages cannot drift from the tool's flags.
 - A block not meant to run (pseudo-code, another library that is not installed) is preceded by an
   HTML comment ``<!-- skip: why -->`` on the line before its fence. The comment is invisible on
   the site, the reason is required, and `test_few_samples_are_skipped` keeps such blocks rare.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -109,6 +112,49 @@ def _rewrite(code: str, host: str, ports: dict[str, int]) -> str:
         if transport in ports:
             code = re.sub(rf"(?<![\d.]){default}(?!\d)", str(ports[transport]), code)
     return code
+
+
+def _emqtt_commands(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """``$ emqtt ...`` command lines of a page's console blocks (continuations joined), as
+    argument lists without the program name, shell control operators and what follows them."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    index = 0
+    while index < len(lines):
+        line = lines[index].strip()
+        number = index + 1
+        index += 1
+        if not line.startswith("$ emqtt "):
+            continue
+        command = line[2:]
+        while command.endswith("\\") and index < len(lines):
+            command = command[:-1] + " " + lines[index].strip()
+            index += 1
+        words = shlex.split(command, comments=True)
+        for operator in ("&", "|", "&&", ";", ">"):
+            if operator in words:
+                words = words[: words.index(operator)]
+        yield number, words[1:]
+
+
+COMMANDS = [
+    (f"{page.name}:{number}", argv)
+    for page in sorted(DOCS.glob("*.md"))
+    for number, argv in _emqtt_commands(page)
+]
+
+
+def test_commands_were_found() -> None:
+    assert any(where.startswith("cli.md") for where, _ in COMMANDS)
+
+
+@pytest.mark.parametrize(("where", "argv"), COMMANDS, ids=[where for where, _ in COMMANDS])
+def test_documented_commands_parse(where: str, argv: list[str]) -> None:
+    from adapters._cli_args import UsageError, parse_command
+
+    try:
+        parse_command(argv)
+    except UsageError as exc:
+        pytest.fail(f"{where}: emqtt {shlex.join(argv)}: {exc}")
 
 
 def test_samples_were_found() -> None:
