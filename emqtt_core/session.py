@@ -164,6 +164,13 @@ class _Queued(NamedTuple):
     properties: Properties
 
 
+class _Answer(NamedTuple):
+    """An acknowledgement ack() produced, waiting for its turn."""
+
+    packet: PubAck | PubRec
+    data: bytes
+
+
 class _Outgoing:
     """An outgoing QoS 1/2 publish in the in-flight window."""
 
@@ -225,7 +232,11 @@ class ClientSession:
         self._subscriptions: dict[str, SubscriptionInfo] = {}
         self._subscriptions_view = MappingProxyType(self._subscriptions)
         self._in_qos2: dict[int, bool] = {}  # inbound QoS 2 id -> PUBREC sent
-        self._in_unacked: set[int] = set()  # inbound QoS 1 ids awaiting ack() (manual mode)
+        # Manual acknowledgement: received QoS 1 / QoS 2 messages in arrival
+        # order, each with its PUBACK / PUBREC once ack() gave it.  An answer
+        # waits for the answers to earlier messages [MQTT-4.6.0-2], [MQTT-4.6.0-3].
+        self._awaiting_puback: OrderedDict[int, _Answer | None] = OrderedDict()
+        self._awaiting_pubrec: OrderedDict[int, _Answer | None] = OrderedDict()
         self._session_expiry = config.session_expiry_interval
         self._connected_before = False
         self._valid_topics: set[str] = set()
@@ -687,26 +698,37 @@ class ClientSession:
         """
         self._require(Input.SEND_ACK)
         props = NO_PROPERTIES if properties is None else properties
-        if packet_id in self._in_unacked:
-            exactly_once = False
-        elif self._in_qos2.get(packet_id) is False:
-            exactly_once = True
+        if packet_id in self._awaiting_puback and self._awaiting_puback[packet_id] is None:
+            waiting = self._awaiting_puback
+            packet: PubAck | PubRec = PubAck(
+                packet_id=packet_id, reason_code=reason_code, properties=props
+            )
+        elif packet_id in self._awaiting_pubrec and self._awaiting_pubrec[packet_id] is None:
+            waiting = self._awaiting_pubrec
+            packet = PubRec(packet_id=packet_id, reason_code=reason_code, properties=props)
         else:
             raise UsageError(f"no received message awaits an acknowledgement with id {packet_id}")
-        packet = (PubRec if exactly_once else PubAck)(
-            packet_id=packet_id, reason_code=reason_code, properties=props
-        )
-        data = self._encode_within_limit(packet)
-        if not exactly_once:
-            self._in_unacked.discard(packet_id)
-            self._in_counted.discard(packet_id)
-        elif reason_code >= 0x80:
-            # The exchange ends here: no PUBREL will follow.
-            del self._in_qos2[packet_id]
-            self._in_counted.discard(packet_id)
-        else:
-            self._in_qos2[packet_id] = True
-        self._queue_bytes(packet, data)
+        waiting[packet_id] = _Answer(packet, self._encode_within_limit(packet))
+        self._release_answers(waiting)
+
+    def _release_answers(self, waiting: OrderedDict[int, _Answer | None]) -> None:
+        """Send the acknowledgements at the head of *waiting*, in arrival order."""
+        while waiting:
+            packet_id = next(iter(waiting))
+            answer = waiting[packet_id]
+            if answer is None:
+                return  # an earlier message is still with the application
+            del waiting[packet_id]
+            packet = answer.packet
+            if type(packet) is PubAck:
+                self._in_counted.discard(packet_id)
+            elif packet.reason_code >= 0x80:
+                # The exchange ends here: no PUBREL follows a failing PUBREC.
+                del self._in_qos2[packet_id]
+                self._in_counted.discard(packet_id)
+            else:
+                self._in_qos2[packet_id] = True
+            self._queue_bytes(packet, answer.data)
 
     def ping(self) -> None:
         """Queue PINGREQ; :class:`PongReceived` reports the PINGRESP.
@@ -880,14 +902,14 @@ class ClientSession:
         packet_id = packet.packet_id
         assert packet_id is not None
         if qos is _QOS1:
-            if packet_id in self._in_unacked:
+            if packet_id in self._awaiting_puback:
                 return  # a resend of a message the application has not acked yet
             if self._config.auto_ack:
                 self._events.append(message_received(packet))
                 self._queue_packet(PubAck(packet_id=packet_id))
                 return
             self._count_inbound(packet_id)
-            self._in_unacked.add(packet_id)
+            self._awaiting_puback[packet_id] = None
             self._events.append(message_received(packet, True))
             return
         pubrec_sent = self._in_qos2.get(packet_id)
@@ -904,6 +926,7 @@ class ClientSession:
             self._queue_packet(PubRec(packet_id=packet_id))
         else:
             self._in_qos2[packet_id] = False
+            self._awaiting_pubrec[packet_id] = None
             self._events.append(message_received(packet, True))
 
     def _on_puback(self, packet: PubAck, now: float) -> None:
@@ -1385,7 +1408,8 @@ class ClientSession:
         queued again or failed, subscriptions are made again."""
         # [MQTT-3.2.2-5] discard the session state the server no longer has.
         self._in_qos2.clear()
-        self._in_unacked.clear()
+        self._awaiting_puback.clear()
+        self._awaiting_pubrec.clear()
         events = self._events
         requeue: list[tuple[int, _Queued]] = []
         for entry in self._inflight.values():

@@ -301,3 +301,25 @@ def test_reason_code_not_valid_for_disconnect_becomes_protocol_error() -> None:
     assert closed.reason_code.is_failure
     [disconnect] = h.sent()
     assert isinstance(disconnect, Disconnect)
+
+
+def test_manual_acks_leave_in_arrival_order_mqtt_4_6_0_2_and_3() -> None:
+    h = connected(auto_ack=False)
+    h.reply(
+        Publish(topic="a", qos=Q1, packet_id=1),
+        Publish(topic="a", qos=Q2, packet_id=2),
+        Publish(topic="a", qos=Q1, packet_id=3),
+        Publish(topic="a", qos=Q2, packet_id=4),
+    )
+    h.events()
+    h.session.ack(3)
+    h.session.ack(4)
+    assert h.sent() == []  # each waits for the message before it
+    with pytest.raises(UsageError):
+        h.session.ack(3)  # already acknowledged, only waiting
+    h.session.ack(2)
+    assert h.sent() == [PubRec(packet_id=2), PubRec(packet_id=4)]
+    h.session.ack(1)
+    assert h.sent() == [PubAck(packet_id=1), PubAck(packet_id=3)]
+    h.reply(PubRel(packet_id=2), PubRel(packet_id=4))
+    assert h.sent() == [PubComp(packet_id=2), PubComp(packet_id=4)]
