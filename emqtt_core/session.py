@@ -973,7 +973,12 @@ class ClientSession:
             if self._queue or self._resend:
                 self._pump()
             return
-        entry.released = True
+        if not entry.released:
+            entry.released = True
+            # Released entries keep PUBREC order, so that a resumed session
+            # resends PUBREL in that order too [MQTT-4.6.0-4].
+            del self._inflight[packet_id]
+            self._inflight[packet_id] = entry
         if self._resend:
             self._forget_resend(packet_id)
         self._queue_packet(PubRel(packet_id=packet_id))

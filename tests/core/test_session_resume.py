@@ -68,10 +68,11 @@ def test_resume_resends_publish_with_dup_and_pubrel_in_order_mqtt_4_4_0_1() -> N
     connect = h.connect(session_present=True)
     assert connect.clean_start is False
     resent = h.sent()
+    # PUBLISH in the order first sent [MQTT-4.6.0-1], PUBREL in PUBREC order [MQTT-4.6.0-4].
     assert resent == [
         Publish(topic="t", payload=b"1", qos=QoS.AT_LEAST_ONCE, dup=True, packet_id=p1.packet_id),
-        PubRel(packet_id=p2.packet_id),  # type: ignore[arg-type]
         Publish(topic="t", payload=b"3", qos=QoS.EXACTLY_ONCE, dup=True, packet_id=p3.packet_id),
+        PubRel(packet_id=p2.packet_id),  # type: ignore[arg-type]
     ]
     h.reply(
         PubAck(packet_id=p1.packet_id),  # type: ignore[arg-type]
@@ -323,3 +324,19 @@ def test_pubrec_for_messages_not_yet_resent() -> None:
     failed = [e for e in h.events() if isinstance(e, PublishCompleted)]
     assert [e.reason_code for e in failed] == [ReasonCode.QUOTA_EXCEEDED]
     assert h.session.inflight_count == 2
+
+
+def test_resumed_pubrels_follow_pubrec_order_mqtt_4_6_0_4() -> None:
+    h = session()
+    for payload in (b"1", b"2", b"3"):
+        h.session.publish("t", payload, qos=2)
+    p1, p2, p3 = h.publishes(h.sent())
+    h.reply(PubRec(packet_id=p3.packet_id), PubRec(packet_id=p1.packet_id))  # type: ignore[arg-type]
+    assert h.sent() == [PubRel(packet_id=p3.packet_id), PubRel(packet_id=p1.packet_id)]  # type: ignore[arg-type]
+    h.drop()
+    h.connect(session_present=True)
+    assert h.sent() == [
+        Publish(topic="t", payload=b"2", qos=QoS.EXACTLY_ONCE, dup=True, packet_id=p2.packet_id),
+        PubRel(packet_id=p3.packet_id),  # type: ignore[arg-type]
+        PubRel(packet_id=p1.packet_id),  # type: ignore[arg-type]
+    ]
