@@ -147,9 +147,12 @@ class ConnectPlan:
         self.last_error = error
 
     def succeeded(self) -> None:
-        """Record a successful connection: the backoff and redirect counts start over."""
+        """Record a successful connection: the backoff starts over.
+
+        The count of redirections in a row does not: a server that accepts and then sends
+        the client away (DISCONNECT 0x9C) must not make it bounce without delay forever.
+        """
         self._failed_rounds = 0
-        self._redirects = 0
         self._queue = []
         self.last_error = None
 
@@ -161,7 +164,7 @@ class ConnectPlan:
 
         Returns:
             Whether the redirection is followed (``False`` when the reference cannot be parsed
-            or too many redirections happened in a row).
+            or more than `MAX_REDIRECTS` happened since the last backoff delay).
         """
         self._redirects += 1
         if self._redirects > MAX_REDIRECTS:
@@ -186,4 +189,5 @@ class ConnectPlan:
             return None
         delay = policy.delay(self._failed_rounds)
         self._failed_rounds += 1
+        self._redirects = 0
         return delay

@@ -251,7 +251,7 @@ class Client(ClientBase):
                 plan.failed(exc)
                 follow_connack_redirect(plan, exc)
                 continue
-            plan.succeeded()
+            # plan.succeeded() already ran, in connection_made.
             return event
         error = plan.last_error
         assert isinstance(error, ConnectError)
@@ -416,6 +416,9 @@ class Client(ClientBase):
 
     def connection_made(self, event: Connected) -> None:
         """CONNACK accepted (driver hook)."""
+        # Now, not when the connecting coroutine resumes: a DISCONNECT with a redirection may
+        # follow in the same read, and its target must survive the end of this round.
+        self._plan.succeeded()
         self._status = "connected"
         reconnected, self._reconnected = self._reconnected, None
         if reconnected is not None and not reconnected.done():
@@ -425,8 +428,10 @@ class Client(ClientBase):
         """The engine ended the connection (driver hook): close it; maybe reconnect."""
         loop = self._loop
         assert loop is not None
-        # The final bytes (DISCONNECT) go out before the socket closes.
-        loop.call_soon(self._close_connection)
+        # The final bytes (DISCONNECT) go out before the socket closes: close it once the
+        # driver is done with this event; bound to this connection, which a reconnection may
+        # have replaced by then.
+        loop.call_soon(self._close_connection, self._protocol)
         if self._driver.ended_while_connecting or self._status in ("connecting", "closed"):
             # A connection attempt reports its own failure (and the reconnect loop, if any,
             # goes on); a finished client has nothing more to do.
@@ -456,8 +461,9 @@ class Client(ClientBase):
                 self._read_paused = True
                 transport.pause_reading()  # type: ignore[attr-defined]
 
-    def _close_connection(self) -> None:
-        """Write what is left (DISCONNECT, close frames), then close the socket.
+    def _close_connection(self, protocol: _Protocol | None = None) -> None:
+        """Write what is left (DISCONNECT, close frames), then close the socket of
+        ``protocol`` (default: the current connection).
 
         When the client is finished, a WebSocket or QUIC layer first completes its closing
         handshake (close frames; stream FIN then CONNECTION_CLOSE), within `CLOSE_TIMEOUT`:
@@ -466,6 +472,11 @@ class Client(ClientBase):
         loop = self._loop
         assert loop is not None
         driver = self._driver
+        if protocol is not None and protocol is not self._protocol:
+            # An earlier connection, already replaced: its socket is all that is left.
+            if protocol.transport is not None:
+                protocol.transport.close()
+            return
         protocol = self._protocol
         transport = self._transport
         if protocol is None or transport is None:

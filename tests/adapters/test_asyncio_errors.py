@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import trustme
-from asyncio_support import endpoint, make_client, run, unique_topic
+from asyncio_support import WatchedClient, endpoint, make_client, run, unique_topic
 from support.net import free_tcp_port
 
 import telemetry
@@ -23,13 +23,14 @@ from adapters.asyncio import (
     ConnectTimeout,
     InvalidOptions,
     PublishFailed,
+    ReconnectPolicy,
     TLSHostnameMismatch,
     TLSVerificationFailed,
 )
 from adapters.errors import ConnectError
 from emqtt_core.codec import encode
 from emqtt_core.enums import ProtocolVersion
-from emqtt_core.packets import ConnAck, PingReq
+from emqtt_core.packets import ConnAck, Disconnect, PingReq
 from emqtt_core.properties import Properties
 from emqtt_core.reason_codes import ReasonCode
 
@@ -375,3 +376,36 @@ def test_a_publish_the_server_forgot_is_publish_failed() -> None:
         run(scenario())
     assert info.value.__cause__ is not None
     assert connections == 2
+
+
+@pytest.mark.broker
+def test_a_server_disconnect_with_a_reference_moves_the_client(
+    request: pytest.FixtureRequest,
+) -> None:
+    """DISCONNECT 0x9C Use another server with a Server Reference, while connected: a client
+    with reconnection goes to that server at once."""
+    broker = request.getfixturevalue("mosquitto")
+    goodbye = Disconnect(
+        reason_code=ReasonCode.USE_ANOTHER_SERVER,
+        properties=Properties(server_reference=f"{broker.host}:{broker.tcp_port}"),
+    )
+
+    async def sends_away(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)
+        writer.write(encode(ConnAck(), ProtocolVersion.MQTT_5))
+        writer.write(encode(goodbye, ProtocolVersion.MQTT_5))
+        await reader.read()
+        writer.close()
+
+    async def scenario() -> tuple[int, int]:
+        server, port = await serve(sends_away)
+        async with server:
+            slow = ReconnectPolicy(initial_delay=60)  # a backoff would time the test out
+            client = WatchedClient("127.0.0.1", port, client_id="moved", reconnect=slow)
+            async with client:
+                await asyncio.wait_for(client.connection_ended_event.wait(), 5)
+                codes = await client.subscribe("t/moved", qos=1)  # waits for the new server
+                assert client.endpoint is not None
+                return client.endpoint.port, int(codes[0])
+
+    assert run(scenario()) == (broker.tcp_port, 1)

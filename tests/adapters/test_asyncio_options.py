@@ -109,3 +109,16 @@ def test_plan_follows_redirection_first_and_bounds_loops() -> None:
     assert all(plan.redirect("x", permanent=False) for _ in range(3))
     assert not plan.redirect("x", permanent=False)  # the sixth in a row is refused
     assert not ConnectPlan([Endpoint("a", 1)], None, 1).redirect("[bad", permanent=False)
+
+
+def test_redirections_in_a_row_are_bounded_across_successful_connections() -> None:
+    """A server that accepts and then redirects must not bounce the client without delay
+    forever: the redirect count survives a success and restarts only after a backoff."""
+    plan = ConnectPlan([Endpoint("a", 1)], ReconnectPolicy(random=lambda: 0.0), 1883)
+    for _ in range(5):
+        plan.succeeded()
+        assert plan.redirect("b", permanent=False)
+    plan.succeeded()
+    assert not plan.redirect("b", permanent=False)
+    assert plan.next_delay() == 0.5
+    assert plan.redirect("b", permanent=False)
