@@ -10,7 +10,7 @@ does I/O itself: the caller (an adapter) feeds it what the socket received
 
 The object is the *session*, not the connection: in-flight QoS 1/2 messages,
 the publish queue, subscriptions and inbound QoS 2 state outlive a network
-connection, and the same object ``connect()``\\ s again to resume them.
+connection, and calling ``connect()`` again on the same object resumes them.
 The connection's states and what moves between them are in
 :mod:`emqtt_core.state`.
 """
@@ -24,7 +24,7 @@ from types import MappingProxyType
 from typing import Any, Final, NamedTuple, final
 
 from .codec import MAX_PACKET_SIZE, Decoder, encode
-from .codec import _PublishFields as _new_publish
+from .codec import _PublishFields as _new_publish  # Publish built with plain slot stores
 from .config import ClientConfig
 from .enums import PacketType, ProtocolVersion, QoS
 from .events import (
