@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 import pytest
@@ -271,3 +272,76 @@ def test_defaults_are_safe_with_mosquittos_default_limits(request: pytest.Fixtur
             return len(got)
 
     assert run(scenario()) == count
+
+
+def test_mqtt5_properties_travel_with_the_message(request: pytest.FixtureRequest) -> None:
+    target = endpoint(request, "tcp")
+    topic = unique_topic("props")
+
+    async def scenario() -> Any:
+        async with make_client(target, protocol_version=5) as client:
+            messages = client.messages()
+            codes = await client.subscribe(
+                topic, qos=1, properties={"subscription_identifier": (42,)}
+            )
+            assert list(codes) == [RC.GRANTED_QOS_1]
+            await client.publish(
+                topic,
+                b"{}",
+                qos=1,
+                properties={
+                    "content_type": "application/json",
+                    "user_property": [("trace", "abc"), ("trace", "def")],
+                    "message_expiry_interval": 60,
+                    "response_topic": f"{topic}/reply",
+                    "correlation_data": b"\x01\x02",
+                },
+            )
+            return (await next_message(messages)).properties
+
+    properties = run(scenario())
+    assert properties.content_type == "application/json"
+    assert properties.user_property == (("trace", "abc"), ("trace", "def"))
+    assert properties.response_topic.endswith("/reply")
+    assert properties.correlation_data == b"\x01\x02"
+    assert properties.subscription_identifier == (42,)
+    assert 0 < properties.message_expiry_interval <= 60
+
+
+def test_disconnect_with_will_message(request: pytest.FixtureRequest) -> None:
+    """MQTT 5 DISCONNECT 0x04 asks the server to publish the will anyway."""
+    target = endpoint(request, "tcp")
+    topic = unique_topic("will04")
+
+    async def scenario() -> bytes:
+        async with make_client(target, protocol_version=5) as watcher:
+            messages = watcher.messages()
+            await watcher.subscribe(topic, qos=1)
+            leaving = make_client(
+                target, protocol_version=5, will=Will(topic=topic, payload=b"bye", qos=1)
+            )
+            await leaving.connect()
+            await leaving.disconnect(ReasonCode.DISCONNECT_WITH_WILL_MESSAGE)
+            return (await next_message(messages)).payload
+
+    assert run(scenario()) == b"bye"
+
+
+def test_socket_options_and_local_address(request: pytest.FixtureRequest) -> None:
+    target = endpoint(request, "tcp")
+
+    async def scenario() -> tuple[str, int]:
+        client = make_client(
+            target,
+            local_address=("127.0.0.1", 0),
+            socket_options=[(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)],
+        )
+        async with client:
+            transport = client._transport
+            assert transport is not None
+            sock = transport.get_extra_info("socket")
+            return sock.getsockname()[0], sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+
+    address, keepalive = run(scenario())
+    assert address == "127.0.0.1"
+    assert keepalive == 1
