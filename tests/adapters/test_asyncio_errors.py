@@ -409,3 +409,34 @@ def test_a_server_disconnect_with_a_reference_moves_the_client(
                 return client.endpoint.port, int(codes[0])
 
     assert run(scenario()) == (broker.tcp_port, 1)
+
+
+def test_a_malformed_packet_from_the_server_ends_the_connection_cleanly() -> None:
+    """Garbage after CONNACK: the client answers DISCONNECT 0x81 Malformed Packet (MQTT 5),
+    closes, and reports ConnectionLost with the engine's protocol error as the cause; it
+    neither hangs nor raises anything else."""
+    received = bytearray()
+
+    async def hostile(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)
+        writer.write(encode(ConnAck(), ProtocolVersion.MQTT_5))
+        writer.write(b"\x00\xff\xff\xff\xff\x7f")  # packet type 0 is reserved
+        while data := await reader.read(4096):
+            received.extend(data)
+        writer.close()
+
+    async def scenario() -> ConnectionLost:
+        server, port = await serve(hostile)
+        async with server:
+            client = Client("127.0.0.1", port, client_id="victim")
+            await client.connect()
+            with pytest.raises(ConnectionLost) as info:
+                async for _ in client.messages():
+                    pass
+            return info.value
+
+    error = run(scenario())
+    assert error.__cause__ is not None
+    # The client's last packet: DISCONNECT (0xE0), remaining length, reason code.
+    disconnect = received[received.rindex(0xE0) :]
+    assert disconnect[2] == ReasonCode.MALFORMED_PACKET
