@@ -20,7 +20,9 @@ adapter's TCP socket (``ws``) or TLS socket (``wss``: TLS is the socket's, as fo
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from typing import Any
 
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidURI
@@ -37,12 +39,31 @@ from adapters.transports.errors import (
     TransportProtocolError,
 )
 
+
 __all__ = [
     "DEFAULT_CLOSE_TIMEOUT",
     "DEFAULT_MAX_FRAME_SIZE",
     "DEFAULT_PATH",
     "WebSocketTransport",
 ]
+
+class _WithoutFrameDebug(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """websockets' logger minus its DEBUG lines.
+
+    At DEBUG level websockets logs every frame with the end of its payload in hex, and the frame
+    that carries CONNECT ends with the password: those lines must never be written. Reporting
+    DEBUG as disabled also spares websockets the formatting on the hot path.
+    """
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if level > logging.DEBUG:
+            super().log(level, msg, *args, **kwargs)
+
+
+_LOGGER = _WithoutFrameDebug(logging.getLogger("adapters.transports.websocket"), {})
 
 #: The path MQTT brokers serve WebSocket on by convention (mosquitto accepts any, EMQX /mqtt).
 DEFAULT_PATH = "/mqtt"
@@ -121,6 +142,7 @@ class WebSocketTransport(BaseTransport):
             subprotocols=[Subprotocol(name) for name in subprotocols],
             # Messages may be endless (a stream of MQTT packets); each frame is bounded.
             max_size=(None, max_frame_size),
+            logger=_LOGGER,
         )
         self._pending: list[bytes] = []
         self._close_at: float | None = None

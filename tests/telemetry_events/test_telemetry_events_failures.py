@@ -144,20 +144,13 @@ def _leaks(text: str, secret: str) -> list[str]:
     return found
 
 
-PASSWORD_LEAK_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason="websockets' client logger writes the end of each frame in hex at DEBUG level; "
-    "for the CONNECT frame that is the end of the password",
-)
-
-
 @pytest.mark.parametrize(
     "transport",
     [
         "tcp",
         "ssl",
-        pytest.param("ws", marks=PASSWORD_LEAK_XFAIL),
-        pytest.param("wss", marks=PASSWORD_LEAK_XFAIL),
+        "ws",
+        "wss",
         pytest.param("quic", marks=pytest.mark.quic),
     ],
 )
