@@ -39,13 +39,13 @@ from adapters.transports.errors import (
     TransportProtocolError,
 )
 
-
 __all__ = [
     "DEFAULT_CLOSE_TIMEOUT",
     "DEFAULT_MAX_FRAME_SIZE",
     "DEFAULT_PATH",
     "WebSocketTransport",
 ]
+
 
 class _WithoutFrameDebug(logging.LoggerAdapter):  # type: ignore[type-arg]
     """websockets' logger minus its DEBUG lines.
