@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -152,8 +153,13 @@ class ConnectionDriver:
     def __init__(self, options: ClientOptions, hooks: ConnectionHooks) -> None:
         self.options = options
         self.session = ClientSession(options.config)
-        self.results = Results(options.ack_timeout, self._publish_timed_out)
-        self.hooks = hooks
+        # No reference cycles through the driver (bound methods of itself or of its client
+        # stored in its attributes): a finished client is freed by reference counting, not
+        # left for the cyclic garbage collector, which matters to short-lived clients.
+        # Withdraw a publish that times out while still queued, so it is never sent; one in
+        # flight must finish the exchange it started (the server may have it).
+        self.results = Results(options.ack_timeout, self.session.cancel)
+        self.hooks: ConnectionHooks = weakref.proxy(hooks)
         self.emitter: TelemetryEmitter | None = None
         if options.telemetry:
             self.emitter = TelemetryEmitter(
@@ -179,18 +185,6 @@ class ConnectionDriver:
         self.ended_while_connecting = False
         self._eof_given = False
         self._now = 0.0
-        self._dispatch: dict[type, Callable[[Any], None]] = {
-            PublishCompleted: self._publish_completed,
-            MessageReceived: hooks.message_received,
-            Connected: self._connected,
-            ConnectionClosed: self._closed,
-            PublishFailedEvent: self._publish_failed,
-            Subscribed: self._subscribed,
-            Unsubscribed: self._unsubscribed,
-            PongReceived: self._pong,
-            AuthReceived: self._auth_received,
-            Reauthenticated: self._reauthenticated,
-        }
 
     # -- connection lifecycle ------------------------------------------------------------------
 
@@ -343,17 +337,12 @@ class ConnectionDriver:
         self.results.expire(now)
         self.process_events()
 
-    def _publish_timed_out(self, ticket: int) -> None:
-        # Still queued: withdraw it so it is never sent. In flight: the session must finish
-        # the exchange it started (the server may have it), only the caller stops waiting.
-        self.session.cancel(ticket)
-
     # -- events --------------------------------------------------------------------------------
 
     def process_events(self) -> None:
         """Drain the engine's events into waiters and hooks."""
         next_event = self.session.next_event
-        dispatch = self._dispatch
+        dispatch = _DISPATCH
         publishes = self.results.publishes
         deliver = self.hooks.message_received
         while (event := next_event()) is not None:
@@ -365,7 +354,7 @@ class ConnectionDriver:
                 if waiter is not None and not waiter.done():
                     waiter.set_result(event)
             else:
-                dispatch[type(event)](event)
+                dispatch[type(event)](self, event)
 
     def _publish_completed(self, event: PublishCompleted) -> None:
         self.results.resolve(self.results.publishes.pop(event.ticket, None), event)
@@ -497,6 +486,22 @@ class ConnectionDriver:
                 return error
         error.__cause__ = engine_error
         return error
+
+
+#: The driver's handler of each engine event but the two hot ones (plain functions, not bound
+#: methods held by each driver: see the note in `ConnectionDriver.__init__`).
+_DISPATCH: dict[type, Callable[[ConnectionDriver, Any], None]] = {
+    PublishCompleted: ConnectionDriver._publish_completed,
+    MessageReceived: lambda driver, event: driver.hooks.message_received(event),
+    Connected: ConnectionDriver._connected,
+    ConnectionClosed: ConnectionDriver._closed,
+    PublishFailedEvent: ConnectionDriver._publish_failed,
+    Subscribed: ConnectionDriver._subscribed,
+    Unsubscribed: ConnectionDriver._unsubscribed,
+    PongReceived: ConnectionDriver._pong,
+    AuthReceived: ConnectionDriver._auth_received,
+    Reauthenticated: ConnectionDriver._reauthenticated,
+}
 
 
 def is_redirect(event: ConnectionClosed) -> bool:

@@ -49,7 +49,7 @@ class Results:
     """
 
     def __init__(
-        self, ack_timeout: float, on_publish_timeout: Callable[[int], None] | None = None
+        self, ack_timeout: float, on_publish_timeout: Callable[[int], object] | None = None
     ) -> None:
         self.ack_timeout = ack_timeout
         self._on_publish_timeout = on_publish_timeout
