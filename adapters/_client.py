@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import ssl
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar
 
 from adapters._options import (
@@ -69,6 +69,8 @@ CONNECT_PROPERTY_OPTIONS: Mapping[str, str] = {
 }
 
 _PROPERTY_NAMES = frozenset(f.name for f in fields(Properties))
+#: What stands for a password wherever options are shown.
+REDACTED = b"******"
 
 #: Enhanced authentication (MQTT 5): called with each AUTH packet by which the server continues
 #: the exchange (0x18 Continue authentication), during connection or re-authentication; returns
@@ -122,6 +124,17 @@ class ClientOptions:
     def default_port(self) -> int:
         """The port implied by the transport."""
         return DEFAULT_PORTS[self.transport]
+
+    def __repr__(self) -> str:
+        # Never show the password (logs and tracebacks print options).
+        config = self.config
+        if config.password is not None:
+            config = replace(config, password=REDACTED)
+        fields_text = ", ".join(
+            f"{f.name}={config if f.name == 'config' else getattr(self, f.name)!r}"
+            for f in fields(self)
+        )
+        return f"ClientOptions({fields_text})"
 
 
 def properties_from(value: Properties | Mapping[str, Any] | None, what: str) -> Properties:

@@ -167,6 +167,12 @@ class Client(ClientBase):
 
     # -- properties ----------------------------------------------------------------------------
 
+    def __repr__(self) -> str:
+        return (
+            f"<Client {self.options.transport} {self._status} client_id={self.client_id!r} "
+            f"endpoint={self._driver.endpoint or self.options.endpoints[0]}>"
+        )
+
     @property
     def status(self) -> Status:
         """``initialized``, ``connecting``, ``connected``, ``reconnecting`` or ``closed``."""

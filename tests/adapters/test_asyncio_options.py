@@ -122,3 +122,12 @@ def test_redirections_in_a_row_are_bounded_across_successful_connections() -> No
     assert not plan.redirect("b", permanent=False)
     assert plan.next_delay() == 0.5
     assert plan.redirect("b", permanent=False)
+
+
+def test_options_never_show_the_password() -> None:
+    from adapters.asyncio import Client
+
+    client = Client("h", client_id="x", username="u", password="s3cret-pw")
+    assert "s3cret-pw" not in repr(client.options)
+    assert "s3cret-pw" not in repr(client)
+    assert client.options.config.password == b"s3cret-pw"  # still what is sent
