@@ -621,7 +621,7 @@ class Client(ClientBase):
         else:
             future = loop.create_future()
             self._results.add_publish(ticket, future, loop.time())
-        self._unflushed += len(payload)
+        self._unflushed += len(payload) + len(topic)
         if self._unflushed >= FLUSH_THRESHOLD:
             self._flush()
         elif not self._flush_pending:
@@ -665,7 +665,7 @@ class Client(ClientBase):
             await self._wait_room()
         if qos == 0 and self._status == "connected" and properties is None:
             self._session.publish(topic, payload, qos=0, retain=retain)
-            self._unflushed += len(payload)
+            self._unflushed += len(payload) + len(topic)
             if self._unflushed >= FLUSH_THRESHOLD:
                 self._flush()
             else:
