@@ -31,6 +31,8 @@ from emqtt_core.events import (
     MessageReceived,
     PublishCompleted,
     PublishFailed,
+    Subscribed,
+    Unsubscribed,
 )
 from emqtt_core.exceptions import ProtocolError, QueueFullError
 from emqtt_core.packets import (
@@ -45,6 +47,11 @@ from emqtt_core.packets import (
     Publish,
     PubRec,
     PubRel,
+    SubAck,
+    Subscribe,
+    Subscription,
+    UnsubAck,
+    Unsubscribe,
 )
 from emqtt_core.properties import NO_PROPERTIES, Properties
 from emqtt_core.reason_codes import ReasonCode
@@ -101,6 +108,9 @@ class SessionMachine(RuleBasedStateMachine):
         self.broker_open = False  # CONNACK sent and the connection not ended
         self.pings = 0
         self.quota: set[int] = set()  # client ids unacknowledged on this connection
+        self.requests: dict[int, Subscribe | Unsubscribe] = {}  # unanswered on this connection
+        self.app_requests: set[int] = set()  # ids of the application's own requests
+        self.registry: set[str] = set()  # what session.subscriptions must hold
         self.to_ack: list[int] = []  # server packet ids the application must acknowledge
         self.receive_maximum = 65535
 
@@ -142,6 +152,7 @@ class SessionMachine(RuleBasedStateMachine):
                 else:
                     # [MQTT-2.2.1-3] a new message never takes an id in flight.
                     assert known is None, f"packet id {pid} reused while in flight"
+                    assert pid not in self.requests, f"packet id {pid} taken by a request"
                 if known is None:
                     model.client_in[pid] = (packet.qos, "new")
                 # [MQTT-3.3.4-7] never more unacknowledged than Receive Maximum.
@@ -175,6 +186,14 @@ class SessionMachine(RuleBasedStateMachine):
             out = model.server_out.pop(packet.packet_id)
             assert out.stage == "released"
             assert model.delivered[out.message] == 1
+        elif isinstance(packet, (Subscribe, Unsubscribe)):
+            pid = packet.packet_id
+            known_request = self.requests.get(pid)
+            # A request reuses no identifier in flight [MQTT-2.2.1-3] (a resend
+            # on a new connection repeats its own).
+            assert known_request is None or known_request == packet
+            assert pid not in model.client_in
+            self.requests[pid] = packet
         elif isinstance(packet, PingReq):
             self.pings += 1
         elif isinstance(packet, Disconnect):
@@ -200,6 +219,8 @@ class SessionMachine(RuleBasedStateMachine):
                     assert model.delivered[message] == 1, "QoS 2 delivered twice"
             elif isinstance(event, ConnectionClosed):
                 assert not isinstance(event.error, ProtocolError), event.error
+            elif isinstance(event, (Subscribed, Unsubscribed)):
+                self.app_requests.discard(event.packet_id)
 
     # -- connection
 
@@ -209,6 +230,7 @@ class SessionMachine(RuleBasedStateMachine):
         self.session.connect()
         self.broker_open = False
         self.quota = set()
+        self.requests = {}
         self.decoder = Decoder(self.version)
         self.connect_packet = None
         self.pings = 0
@@ -387,7 +409,46 @@ class SessionMachine(RuleBasedStateMachine):
         self.session.ack(packet_id)
         self.flush()
 
+    # -- subscriptions
+
+    @precondition(lambda self: self.session.state is S.CONNECTED)
+    @rule(topic_filter=st.sampled_from(["a", "b/+", "c/#"]), unsubscribe=st.booleans())
+    def request(self, topic_filter: str, unsubscribe: bool) -> None:
+        if unsubscribe:
+            pid = self.session.unsubscribe([topic_filter])
+        else:
+            pid = self.session.subscribe([Subscription(topic_filter=topic_filter)])
+        self.app_requests.add(pid)
+
+    @precondition(lambda self: self.live() and self.requests)
+    @rule(pick=st.integers(min_value=0), refuse=st.booleans())
+    def broker_answers(self, pick: int, refuse: bool) -> None:
+        pid = sorted(self.requests)[pick % len(self.requests)]
+        request = self.requests.pop(pid)
+        if isinstance(request, Subscribe):
+            [sub] = request.subscriptions
+            if refuse:
+                code = ReasonCode.NOT_AUTHORIZED
+                if pid not in self.app_requests:
+                    # A resubscription refused: the session forgets it.
+                    self.registry.discard(sub.topic_filter)
+            else:
+                code = ReasonCode.GRANTED_QOS_0
+                self.registry.add(sub.topic_filter)
+            self.send(SubAck(packet_id=pid, reason_codes=(code,)))
+        else:
+            [topic_filter] = request.topic_filters
+            code = ReasonCode.NOT_AUTHORIZED if refuse else ReasonCode.SUCCESS
+            if not refuse:
+                self.registry.discard(topic_filter)
+            self.send(UnsubAck(packet_id=pid, reason_codes=(code,)))
+        self.flush()
+
     # -- invariants
+
+    @invariant()
+    def registry_matches(self) -> None:
+        assert set(self.session.subscriptions) == self.registry
 
     @invariant()
     def nothing_vanishes(self) -> None:
