@@ -1,12 +1,17 @@
 """Stateful property test of ClientSession against a model broker.
 
 Hypothesis interleaves publishes of every QoS, acknowledgements in any order
-(successful or failing), server publishes and duplicates, reconnections with
-and without session present, clean and abrupt disconnections, and timer
-firings.  After every step it checks that:
+(successful or failing), server publishes and duplicates, subscribe and
+unsubscribe requests and their answers, reconnections with and without
+session present, clean and abrupt disconnections, and timer firings; once with
+automatic and once with manual acknowledgement.  After every step it checks
+that:
 
 * everything the client sends decodes, and no packet identifier is reused
-  while its message is in flight [MQTT-2.2.1-3];
+  while its message or request is in flight [MQTT-2.2.1-3];
+* no more QoS 1/2 messages are unacknowledged on a connection than the
+  server's Receive Maximum [MQTT-3.3.4-7];
+* the session's subscriptions are the ones the server granted and kept;
 * every publish ends exactly once (completed, failed or cancelled), and the
   ones that have not ended are in flight, queued or still in the output;
 * a QoS 2 message from the server is delivered exactly once, and a QoS 1
