@@ -1492,7 +1492,16 @@ class ClientSession:
         topic = self._aliases_in.get(alias)
         if topic is None:
             raise ProtocolError(f"unknown topic alias {alias}", ReasonCode.TOPIC_ALIAS_INVALID)
-        return replace(packet, topic=topic)
+        resolved: Publish = _new_publish(
+            topic,
+            packet.payload,
+            packet.qos,
+            packet.retain,
+            packet.dup,
+            packet.packet_id,
+            packet.properties,
+        )  # type: ignore[assignment]
+        return resolved
 
 
 def _as_payload(payload: object) -> bytes:
