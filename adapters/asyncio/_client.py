@@ -194,6 +194,22 @@ class Client(ClientBase):
         return self._driver.endpoint
 
     @property
+    def subscriptions(self) -> Mapping[str, Any]:
+        """Acknowledged subscriptions by topic filter (emqtt's ``subscriptions/1``), a live
+        read-only view of the engine's table."""
+        return self._session.subscriptions
+
+    @property
+    def inflight_count(self) -> int:
+        """Outgoing QoS 1/2 messages awaiting acknowledgement (emqtt's ``n_inflight``)."""
+        return self._session.inflight_count
+
+    @property
+    def queued_count(self) -> int:
+        """Publishes waiting for room in the window or for a connection (``n_queued``)."""
+        return self._session.queued_count
+
+    @property
     def pending_messages(self) -> int:
         """Received messages waiting in the queue for the application."""
         return len(self._queue)

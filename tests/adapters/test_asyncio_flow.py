@@ -217,3 +217,20 @@ def test_publishing_waits_while_the_socket_cannot_take_more() -> None:
     # publishes) can be added before the producer sees the pause.
     assert buffered <= 64 * 1024 + 2 * 64 * 1024
     assert published > 100
+
+
+def test_introspection_of_subscriptions_and_windows(request: pytest.FixtureRequest) -> None:
+    target = endpoint(request, "tcp")
+    topic = unique_topic("info")
+
+    async def scenario() -> tuple[list[str], int, int]:
+        async with make_client(target, max_inflight=2) as client:
+            await client.subscribe(topic, qos=1)
+            futures = [client.publish_nowait(f"{topic}/x", b"x", qos=1) for _ in range(5)]
+            counts = (client.inflight_count, client.queued_count)
+            await asyncio.gather(*futures)
+            return list(client.subscriptions), *counts
+
+    filters, inflight, queued = run(scenario())
+    assert filters == [topic]
+    assert (inflight, queued) == (2, 3)
