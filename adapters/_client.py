@@ -376,6 +376,8 @@ def subscriptions_from(
 
     if isinstance(topic, str | Subscription):
         return (one(topic),)
+    if not isinstance(topic, Iterable):
+        raise InvalidOptions(f"cannot subscribe to {topic!r}")
     entries: Sequence[object] = topic
     if isinstance(entries, tuple) and len(entries) == 2 and isinstance(entries[1], int):
         # A single (filter, qos) pair.

@@ -131,3 +131,51 @@ def test_options_never_show_the_password() -> None:
     assert "s3cret-pw" not in repr(client.options)
     assert "s3cret-pw" not in repr(client)
     assert client.options.config.password == b"s3cret-pw"  # still what is sent
+
+
+def test_subscription_forms() -> None:
+    from adapters._client import subscriptions_from
+    from emqtt_core.enums import QoS, RetainHandling
+    from emqtt_core.packets import Subscription
+
+    def subs(topic: object, qos: int = 1) -> list[tuple[str, int]]:
+        result = subscriptions_from(
+            topic,  # type: ignore[arg-type]
+            qos=qos,
+            no_local=False,
+            retain_as_published=False,
+            retain_handling=0,
+        )
+        return [(s.topic_filter, int(s.qos)) for s in result]
+
+    assert subs("a/#") == [("a/#", 1)]
+    assert subs(("a", 2)) == [("a", 2)]
+    assert subs(["a", ("b", 0), Subscription(topic_filter="c", qos=QoS.EXACTLY_ONCE)]) == [
+        ("a", 1),
+        ("b", 0),
+        ("c", 2),
+    ]
+    full = subscriptions_from(
+        "x", qos=0, no_local=True, retain_as_published=True, retain_handling=2
+    )[0]
+    assert (full.no_local, full.retain_as_published) == (True, True)
+    assert full.retain_handling is RetainHandling.DO_NOT_SEND
+    for bad in ([], ["a", 3], [("a", 5)], 7):
+        with pytest.raises(InvalidOptions):
+            subs(bad)
+    with pytest.raises(InvalidOptions):
+        subs("a", qos=3)
+
+
+def test_properties_from_mappings() -> None:
+    from adapters._client import properties_from
+
+    props = properties_from(
+        {"user_property": {"k": "v"}, "content_type": "text/plain"}, "PUBLISH"
+    )
+    assert props.user_property == (("k", "v"),)
+    assert props.content_type == "text/plain"
+    assert properties_from(props, "PUBLISH") is props
+    for bad in ({"user_property": [("k",)]}, {"user_property": [("k", 1)]}, 3):
+        with pytest.raises(InvalidOptions):
+            properties_from(bad, "PUBLISH")  # type: ignore[arg-type]
