@@ -179,3 +179,74 @@ def test_properties_from_mappings() -> None:
     for bad in ({"user_property": [("k",)]}, {"user_property": [("k", 1)]}, 3):
         with pytest.raises(InvalidOptions):
             properties_from(bad, "PUBLISH")  # type: ignore[arg-type]
+
+
+class _Waiter:
+    """A minimal waiter (what `adapters._results.Waiter` asks of a future)."""
+
+    def __init__(self) -> None:
+        self.result: object = None
+        self.error: BaseException | None = None
+        self.finished = False
+
+    def done(self) -> bool:
+        return self.finished
+
+    def set_result(self, result: object) -> None:
+        self.result, self.finished = result, True
+
+    def set_exception(self, error: BaseException) -> None:
+        self.error, self.finished = error, True
+
+
+def test_results_expire_in_order_with_virtual_time() -> None:
+    from adapters._results import Results
+    from adapters.errors import AckTimeout
+
+    cancelled: list[int] = []
+    results = Results(10.0, cancelled.append)
+    publish, subscribe, ping = _Waiter(), _Waiter(), _Waiter()
+    results.add_publish(1, publish, now=0.0)
+    results.add_subscribe(7, subscribe, now=1.0)
+    results.add_ping(ping, now=2.0)
+    assert results.next_deadline() == 10.0
+    results.expire(9.9)
+    assert not publish.finished
+    results.expire(10.5)
+    assert isinstance(publish.error, AckTimeout) and publish.error.operation == "publish"
+    assert cancelled == [1]
+    assert not subscribe.finished
+    results.resolve(results.subscribes.pop(7), "codes")
+    results.expire(12.5)
+    assert subscribe.result == "codes"
+    assert isinstance(ping.error, AckTimeout) and ping.error.operation == "ping"
+    assert results.pending == 0
+    assert results.next_deadline() is None
+
+
+def test_results_keep_a_bounded_deadline_queue_under_a_steady_flow() -> None:
+    """Completed publishes leave the deadline FIFO as the flow goes on, without a timer."""
+    from adapters._results import Results
+
+    results = Results(30.0)
+    for ticket in range(100_000):
+        results.add_publish(ticket, _Waiter(), now=ticket / 1000)
+        results.resolve(results.publishes.pop(ticket), None)
+    assert len(results._deadlines) <= 2048
+
+
+def test_results_fail_calls_but_keep_publishes_on_a_lost_connection() -> None:
+    from adapters._results import Results
+
+    results = Results(30.0)
+    publish, subscribe, unsubscribe, ping, reauth = (_Waiter() for _ in range(5))
+    results.add_publish(1, publish, 0.0)
+    results.add_subscribe(2, subscribe, 0.0)
+    results.add_unsubscribe(3, unsubscribe, 0.0)
+    results.add_ping(ping, 0.0)
+    results.add_reauth(reauth, 0.0)
+    results.fail_calls(lambda: RuntimeError("lost"))
+    assert all(w.error is not None for w in (subscribe, unsubscribe, ping, reauth))
+    assert not publish.finished and results.pending == 1
+    results.fail_all(lambda: RuntimeError("closed"))
+    assert publish.error is not None and results.pending == 0
