@@ -269,7 +269,7 @@ class ClientSession:
         self._server_alias_maximum = 0
 
         self._connect_properties = self._build_connect_properties()
-        self._handlers: dict[type, Callable[[Any, float], None]] = {
+        handlers: dict[type, Callable[[Any, float], None]] = {
             ConnAck: self._on_connack,
             Auth: self._on_auth,
             Publish: self._on_publish,
@@ -281,6 +281,10 @@ class ClientSession:
             UnsubAck: self._on_unsuback,
             PingResp: self._on_pingresp,
             Disconnect: self._on_disconnect,
+        }
+        # For each state, the handlers of the packets the table accepts in it.
+        self._handlers = {
+            state: {cls: handlers[cls] for cls in _RECEIVABLE[state]} for state in SessionState
         }
 
     # ------------------------------------------------------------------ state
@@ -342,19 +346,24 @@ class ClientSession:
             self._ping_deadline = now + self._ping_timeout()
         decoder = self._decoder
         assert decoder is not None
-        handlers = self._handlers
+        state = self._state
+        handlers = self._handlers[state]
         try:
             decoder.feed(data)
-            while (packet := decoder.next_packet()) is not None:
-                cls = type(packet)
-                if cls not in _RECEIVABLE[self._state]:
+            next_packet = decoder.next_packet
+            while (packet := next_packet()) is not None:
+                handler = handlers.get(type(packet))
+                if handler is None:
                     raise ProtocolError(
-                        f"unexpected {cls.__name__} while {self._state.value}",
+                        f"unexpected {type(packet).__name__} while {state.value}",
                         ReasonCode.PROTOCOL_ERROR,
                     )
-                handlers[cls](packet, now)
-                if self._state not in _RECEIVING:
-                    return
+                handler(packet, now)
+                if self._state is not state:
+                    state = self._state
+                    if state not in _RECEIVING:
+                        return
+                    handlers = self._handlers[state]
         except ProtocolError as exc:
             self._protocol_error(exc)
 
