@@ -11,6 +11,7 @@ buffer (``pause_writing``); incoming pressure by the message queue (``pause_read
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
@@ -52,6 +53,10 @@ from emqtt_core.properties import Properties
 from emqtt_core.reason_codes import ReasonCode
 
 __all__ = ["Client", "Message", "Status"]
+
+#: Connection lifecycle: INFO for connections made and ended, WARNING for losses and
+#: reconnection attempts that fail. Nothing is logged per message.
+logger = logging.getLogger("adapters.asyncio")
 
 
 #: Bytes of publishes accepted since the last flush after which the next publish flushes at
@@ -442,6 +447,12 @@ class Client(ClientBase):
         # follow in the same read, and its target must survive the end of this round.
         self._plan.succeeded()
         self._status = "connected"
+        logger.info(
+            "connected to %s as %r (session present: %s)",
+            self._driver.endpoint,
+            event.client_id,
+            event.session_present,
+        )
         reconnected, self._reconnected = self._reconnected, None
         if reconnected is not None and not reconnected.done():
             reconnected.set_result(None)
@@ -462,9 +473,19 @@ class Client(ClientBase):
             self._plan, event, error, closing=self._closed_waiter is not None
         )
         if not reconnect:
+            if error is None:
+                logger.info("disconnected from %s", self._driver.endpoint)
+            else:
+                logger.warning("connection to %s lost: %s", self._driver.endpoint, error)
             self._finish(error)
             return
         assert error is not None
+        logger.warning(
+            "connection to %s lost (%s); reconnecting%s",
+            self._driver.endpoint,
+            error,
+            " to the server it named" if redirected else "",
+        )
         self._status = "reconnecting"
         self._reconnect_task = loop.create_task(self._reconnect(error, redirected))
 
@@ -574,6 +595,7 @@ class Client(ClientBase):
                 try:
                     await self._connect_round()
                 except ConnectError as exc:
+                    logger.warning("reconnection round failed: %s", exc)
                     error = exc
                     continue
                 return
