@@ -186,26 +186,17 @@ def _read_properties(
     try:
         while pos < stop:
             # Identifiers are variable byte integers, but all the defined ones
-            # are below 0x80: any byte that is not in the table is refused.
-            entry = table[buf[pos]]
-            if entry is None:
-                _refuse_property(buf[pos], where)
-            name, kind = entry
+            # are below 0x80: any byte that is not in the table is refused (a
+            # None entry does not unpack: TypeError).
+            name, kind = table[buf[pos]]  # type: ignore[misc]
             pos += 1
-            if kind is _K_U32:
-                if pos + 4 > stop:
-                    raise MalformedPacket(f"{where}: truncated {name}")
-                value = _unpack_uint32(buf, pos)[0]
-                pos += 4
-                if not value and name in _NONZERO:
-                    raise ProtocolError(f"{where}: {name} must not be 0", _NONZERO[name])
-            elif kind is _K_PAIR:
-                # Inlined: a user property is two strings [MQTT-1.5.7].
-                # (A name length read past ``stop`` makes ``middle`` exceed it too.)
-                middle = pos + 2 + ((buf[pos] << 8) | buf[pos + 1])
-                if middle + 2 > stop:
-                    raise MalformedPacket(f"{where}: truncated {name}")
-                after = middle + 2 + ((buf[middle] << 8) | buf[middle + 1])
+            # Lengths are read with unpack_from, which raises struct.error past
+            # the end of the buffer; a length that ends past ``stop`` makes
+            # everything after it end past ``stop`` too, so one check suffices.
+            if kind is _K_PAIR:
+                # A user property is two strings [MQTT-1.5.7].
+                middle = pos + 2 + _unpack_uint16(buf, pos)[0]
+                after = middle + 2 + _unpack_uint16(buf, middle)[0]
                 if after > stop:
                     raise MalformedPacket(f"{where}: truncated {name}")
                 key = buf[pos + 2 : middle].decode()
@@ -218,17 +209,34 @@ def _read_properties(
                 else:
                     pairs.append((key, text))
                 continue
-            elif kind is _K_STR:
-                value, pos = read_string(buf, pos, stop)
-            elif kind is _K_U16:
-                if pos + 2 > stop:
+            if kind is _K_U32:
+                value = _unpack_uint32(buf, pos)[0]
+                pos += 4
+                if pos > stop:
                     raise MalformedPacket(f"{where}: truncated {name}")
-                value = (buf[pos] << 8) | buf[pos + 1]
+                if not value and name in _NONZERO:
+                    raise ProtocolError(f"{where}: {name} must not be 0", _NONZERO[name])
+            elif kind is _K_STR:
+                after = pos + 2 + _unpack_uint16(buf, pos)[0]
+                if after > stop:
+                    raise MalformedPacket(f"{where}: truncated {name}")
+                value = buf[pos + 2 : after].decode()
+                if "\x00" in value:
+                    raise MalformedPacket(f"{where}: {name} contains U+0000 [MQTT-1.5.4-2]")
+                pos = after
+            elif kind is _K_U16:
+                value = _unpack_uint16(buf, pos)[0]
                 pos += 2
+                if pos > stop:
+                    raise MalformedPacket(f"{where}: truncated {name}")
                 if not value and name in _NONZERO:
                     raise ProtocolError(f"{where}: {name} must not be 0", _NONZERO[name])
             elif kind is _K_BIN:
-                value, pos = read_binary(buf, pos, stop)
+                after = pos + 2 + _unpack_uint16(buf, pos)[0]
+                if after > stop:
+                    raise MalformedPacket(f"{where}: truncated {name}")
+                value = bytes(buf[pos + 2 : after])
+                pos = after
             elif kind is _K_VBI:
                 number, pos = read_variable_byte_integer(buf, pos, stop)
                 if not number:
@@ -258,9 +266,13 @@ def _read_properties(
             values[name] = value
     except UnicodeDecodeError:
         raise MalformedPacket(f"{where}: string is not well-formed UTF-8 [MQTT-1.5.4-1]") from None
-    except IndexError:
-        # Only a user property name length can be read past the end of the buffer.
-        raise MalformedPacket(f"{where}: truncated user_property") from None
+    except struct.error:
+        # A two- or four-byte value read past the end of the buffer.
+        raise MalformedPacket(f"{where}: truncated {name}") from None
+    except TypeError:
+        if table[buf[pos]] is not None:  # pragma: no cover - not an unknown identifier
+            raise
+        _refuse_property(buf[pos], where)
     if pairs is not None:
         values["user_property"] = tuple(pairs)
     if identifiers is not None:
@@ -270,46 +282,59 @@ def _read_properties(
 
 _new_object = object.__new__
 _unpack_uint32 = UINT32.unpack_from
+_unpack_uint16 = UINT16.unpack_from
 
 
-# A property writer appends the encoded property (identifier and value) to a
-# list of byte strings, joined once per packet; it raises UsageError for a value
-# the property cannot carry.
-_Writer = Callable[[object, list[bytes]], None]
+# A property writer returns one encoded property (identifier and value), or all
+# the values of a repeatable one; it raises UsageError for a value the property
+# cannot carry. Each packet type has a table of the writers of the properties it
+# may carry, so one lookup both checks that a property is allowed and finds how
+# to encode it.
+_Writer = Callable[[object], bytes | bytearray]
 
 
 def _write_u16(pid: int, name: str) -> _Writer:
-    nonzero = name in _NONZERO
     pack = Struct(">BH").pack
+    if name in _NONZERO:
 
-    def write(value: object, out: list[bytes]) -> None:
+        def write_nonzero(value: object) -> bytes:
+            try:
+                if value:
+                    return pack(pid, value)
+            except struct.error:
+                pass
+            raise UsageError(f"{name} must be an int from 1 to 65535, not {value!r}")
+
+        return write_nonzero
+
+    def write(value: object) -> bytes:
         try:
-            if nonzero and not value:
-                raise struct.error
-            out.append(pack(pid, value))
+            return pack(pid, value)
         except struct.error:
-            lowest = 1 if nonzero else 0
-            raise UsageError(
-                f"{name} must be an int from {lowest} to 65535, not {value!r}"
-            ) from None
+            raise UsageError(f"{name} must be an int from 0 to 65535, not {value!r}") from None
 
     return write
 
 
 def _write_u32(pid: int, name: str) -> _Writer:
-    nonzero = name in _NONZERO
     pack = Struct(">BI").pack
+    if name in _NONZERO:
 
-    def write(value: object, out: list[bytes]) -> None:
+        def write_nonzero(value: object) -> bytes:
+            try:
+                if value:
+                    return pack(pid, value)
+            except struct.error:
+                pass
+            raise UsageError(f"{name} must be an int from 1 to 2**32-1, not {value!r}")
+
+        return write_nonzero
+
+    def write(value: object) -> bytes:
         try:
-            if nonzero and not value:
-                raise struct.error
-            out.append(pack(pid, value))
+            return pack(pid, value)
         except struct.error:
-            lowest = 1 if nonzero else 0
-            raise UsageError(
-                f"{name} must be an int from {lowest} to 2**32-1, not {value!r}"
-            ) from None
+            raise UsageError(f"{name} must be an int from 0 to 2**32-1, not {value!r}") from None
 
     return write
 
@@ -317,10 +342,10 @@ def _write_u32(pid: int, name: str) -> _Writer:
 def _write_byte(pid: int, name: str) -> _Writer:
     encoded = (bytes((pid, 0)), bytes((pid, 1)))
 
-    def write(value: object, out: list[bytes]) -> None:
+    def write(value: object) -> bytes:
         if value not in (0, 1) or type(value) not in (int, QoS, bool):
             raise UsageError(f"{name} must be 0 or 1, not {value!r}")
-        out.append(encoded[value])
+        return encoded[value]
 
     return write
 
@@ -328,10 +353,10 @@ def _write_byte(pid: int, name: str) -> _Writer:
 def _write_flag(pid: int, name: str) -> _Writer:
     encoded = (bytes((pid, 0)), bytes((pid, 1)))
 
-    def write(value: object, out: list[bytes]) -> None:
+    def write(value: object) -> bytes:
         if type(value) is not bool:
             raise UsageError(f"{name} must be a bool, not {value!r}")
-        out.append(encoded[value])
+        return encoded[value]
 
     return write
 
@@ -339,8 +364,8 @@ def _write_flag(pid: int, name: str) -> _Writer:
 def _write_str(pid: int, name: str) -> _Writer:
     prefix = BYTES[pid]
 
-    def write(value: object, out: list[bytes]) -> None:
-        out += (prefix, encode_string(cast(str, value), name))
+    def write(value: object) -> bytes:
+        return prefix + encode_string(cast(str, value), name)
 
     return write
 
@@ -348,8 +373,8 @@ def _write_str(pid: int, name: str) -> _Writer:
 def _write_bin(pid: int, name: str) -> _Writer:
     prefix = BYTES[pid]
 
-    def write(value: object, out: list[bytes]) -> None:
-        out += (prefix, encode_binary(cast(bytes, value), name))
+    def write(value: object) -> bytes:
+        return prefix + encode_binary(cast(bytes, value), name)
 
     return write
 
@@ -358,14 +383,15 @@ def _write_pairs(pid: int, name: str) -> _Writer:
     head = Struct(">BH").pack
     length = UINT16.pack
 
-    def write(value: object, out: list[bytes]) -> None:
+    def write(value: object) -> bytearray:
+        out = bytearray()
         try:
             for key, text in value:  # type: ignore[attr-defined]
                 key_bytes = key.encode()
                 text_bytes = text.encode()
                 if "\x00" in key or "\x00" in text:
                     raise UsageError(f"{name} must not contain U+0000 [MQTT-1.5.4-2]")
-                out += (head(pid, len(key_bytes)), key_bytes, length(len(text_bytes)), text_bytes)
+                out += head(pid, len(key_bytes)) + key_bytes + length(len(text_bytes)) + text_bytes
         except UsageError:
             raise
         except UnicodeEncodeError:
@@ -373,6 +399,7 @@ def _write_pairs(pid: int, name: str) -> _Writer:
         except (TypeError, ValueError, AttributeError, struct.error):
             # struct.error: a string over 65535 bytes.
             raise UsageError(f"{name} must be a tuple of (name, value) string pairs") from None
+        return out
 
     return write
 
@@ -380,13 +407,15 @@ def _write_pairs(pid: int, name: str) -> _Writer:
 def _write_vbis(pid: int, name: str) -> _Writer:
     prefix = BYTES[pid]
 
-    def write(value: object, out: list[bytes]) -> None:
+    def write(value: object) -> bytearray:
         if not isinstance(value, tuple | list):
             raise UsageError(f"{name} must be a tuple of ints")
+        out = bytearray()
         for number in value:
             if type(number) is not int or not 0 < number <= MAX_VARIABLE_BYTE_INTEGER:
                 raise UsageError(f"{name} must be from 1 to 268435455, not {number!r}")
-            out += (prefix, variable_byte_integer(number))
+            out += prefix + variable_byte_integer(number)
+        return out
 
     return write
 
@@ -404,6 +433,16 @@ _WRITER_FACTORIES: Final = {
 _PROPERTY_WRITERS: Final = {
     spec.name: _WRITER_FACTORIES[spec.type](spec.id, spec.name) for spec in PROPERTY_SPECS.values()
 }
+
+_Writers = dict[str, _Writer]
+
+
+def _writers(allowed: frozenset[str]) -> _Writers:
+    return {name: _PROPERTY_WRITERS[name] for name in allowed}
+
+
+_WRITERS: Final = {ptype: _writers(allowed) for ptype, allowed in _ALLOWED.items()}
+_WILL_WRITERS: Final = _writers(WILL_PROPERTIES)
 _EMPTY_PROPERTIES: Final = b"\x00"
 
 
@@ -414,8 +453,8 @@ def _present(properties: Properties, where: str) -> dict[str, object]:
     return properties.__dict__
 
 
-def _encode_properties(properties: Properties, allowed: frozenset[str], where: str) -> bytes:
-    """Encode a property length and the properties, refusing those not ``allowed``."""
+def _encode_properties(properties: Properties, writers: _Writers, where: str) -> bytes:
+    """Encode a property length and the properties, refusing those not in ``writers``."""
     present = (
         properties.__dict__
         if properties.__class__ is Properties
@@ -423,14 +462,12 @@ def _encode_properties(properties: Properties, allowed: frozenset[str], where: s
     )
     if not present:
         return _EMPTY_PROPERTIES
-    if not present.keys() <= allowed:
-        name = min(present.keys() - allowed)
-        raise UsageError(f"property {name} is not allowed in {where}")
-    out: list[bytes] = []
-    writers = _PROPERTY_WRITERS
+    body = b""
     for name, value in present.items():
-        writers[name](value, out)
-    body = b"".join(out)
+        write = writers.get(name)
+        if write is None:
+            raise UsageError(f"property {name} is not allowed in {where}")
+        body += write(value)
     size = len(body)
     return (BYTES[size] if size < 0x80 else variable_byte_integer(size)) + body
 
@@ -468,7 +505,9 @@ def _qos(qos: object, where: str) -> int:
 
 
 def _encode_publish(packet: Publish, version: ProtocolVersion) -> bytes:
-    # The hot path of a client: written out flat, checks first, one join.
+    # The hot path of a client: written out flat, checks first, one join. Each
+    # check is one cheap test in the common case; the functions that explain a
+    # refusal run only when it fails.
     topic = packet.topic
     try:
         topic_bytes = topic.encode()
@@ -479,55 +518,110 @@ def _encode_publish(packet: Publish, version: ProtocolVersion) -> bytes:
     if "+" in topic or "#" in topic or "\x00" in topic or size > MAX_TWO_BYTE:
         validate_topic_name(topic)
     payload = packet.payload
-    if type(payload) is not bytes:
+    if payload.__class__ is not bytes:
         payload = as_bytes(payload, "payload")
     qos: int = packet.qos
-    if type(qos) is not QoS:
+    if qos.__class__ is not QoS:
         qos = _qos(qos, "PUBLISH")
     packet_id = packet.packet_id
+    first = _PUBLISH_FIRST_BYTES[qos]
+    if packet.retain:
+        first |= 0x01
     if qos:
         # [MQTT-2.2.1-3] QoS 1 and 2 need a non-zero packet identifier.
         if type(packet_id) is not int or not 0 < packet_id <= MAX_TWO_BYTE:
             _packet_id(packet_id, "PUBLISH")
-        first = 0x30 | (qos << 1) | (0x08 if packet.dup else 0) | (0x01 if packet.retain else 0)
+        if packet.dup:
+            first |= 0x08
     else:
         if packet_id is not None:
             # [MQTT-2.2.1-2] a QoS 0 PUBLISH has no packet identifier.
             raise UsageError("PUBLISH: a QoS 0 message has no packet_id")
         if packet.dup:
             raise UsageError("PUBLISH: DUP must be 0 for QoS 0 [MQTT-3.3.1-2]")
-        first = 0x31 if packet.retain else 0x30
     properties = packet.properties
     if version is _V5:
         if properties is NO_PROPERTIES:
             props = _EMPTY_PROPERTIES
         else:
-            props = _encode_properties(properties, _PUBLISH_ALLOWED, "PUBLISH")
+            props = _encode_publish_properties(
+                properties.__dict__
+                if properties.__class__ is Properties
+                else _present(properties, "PUBLISH")  # raises the UsageError
+            )
         if not size and properties.topic_alias is None:
             raise UsageError("PUBLISH: an empty topic needs a topic_alias [MQTT-3.3.2-1]")
+        remaining = size + len(props) + len(payload) + (4 if qos else 2)
     else:
         if properties is not NO_PROPERTIES:
             _refuse_properties(properties, version, "PUBLISH")
         if not size:
             validate_topic_name(topic)
         props = b""
-    remaining = 2 + size + (2 if qos else 0) + len(props) + len(payload)
+        remaining = size + len(payload) + (4 if qos else 2)
     if remaining < 0x80:
-        header = _HEADER_2.pack(first, remaining, size)
+        header = _pack_header_2(first, remaining, size)
     elif remaining < 0x4000:
-        header = _HEADER_3.pack(first, remaining & 0x7F | 0x80, remaining >> 7, size)
+        header = _pack_header_3(first, remaining & 0x7F | 0x80, remaining >> 7, size)
     else:
-        header = _fixed_header(first, remaining) + UINT16.pack(size)
+        header = _fixed_header(first, remaining) + _pack_uint16(size)
     if qos:
-        return b"".join((header, topic_bytes, UINT16.pack(packet_id), props, payload))
+        return b"".join((header, topic_bytes, _pack_uint16(packet_id), props, payload))
     return b"".join((header, topic_bytes, props, payload))
 
 
 # Fixed header with a one- or two-byte remaining length, and the topic length.
-_HEADER_2: Final = Struct(">BBH")
-_HEADER_3: Final = Struct(">BBBH")
+_pack_header_2: Final = Struct(">BBH").pack
+_pack_header_3: Final = Struct(">BBBH").pack
+_PUBLISH_FIRST_BYTES: Final = (0x30, 0x32, 0x34)
 
-_PUBLISH_ALLOWED: Final = _ALLOWED[PacketType.PUBLISH]
+
+def _encode_publish_properties(present: dict[str, object]) -> bytes:
+    """Encode PUBLISH properties: :func:`_encode_properties`, the common ones inline."""
+    if not present:
+        return _EMPTY_PROPERTIES
+    # A bytearray: appending to it is linear however many user properties there are.
+    body = bytearray()
+    for name, value in present.items():
+        if name == "user_property":
+            try:
+                for key, text in value:  # type: ignore[attr-defined]
+                    key_bytes = key.encode()
+                    text_bytes = text.encode()
+                    if "\x00" in key or "\x00" in text:
+                        raise ValueError
+                    body += (
+                        _USER_PROPERTY_HEAD(0x26, len(key_bytes))
+                        + key_bytes
+                        + _pack_uint16(len(text_bytes))
+                        + text_bytes
+                    )
+            except (TypeError, ValueError, AttributeError, struct.error):
+                # UnicodeEncodeError is a ValueError. The writer explains what is wrong.
+                _USER_PROPERTY_WRITER(value)
+                raise  # pragma: no cover - the writer refused the value
+        elif name == "message_expiry_interval":
+            try:
+                body += _MESSAGE_EXPIRY_INTERVAL(0x02, value)
+            except struct.error:
+                _PUBLISH_WRITERS[name](value)
+                raise  # pragma: no cover - the writer refused the value
+        else:
+            write = _PUBLISH_WRITERS.get(name)
+            if write is None:
+                raise UsageError(f"property {name} is not allowed in PUBLISH")
+            body += write(value)
+    size = len(body)
+    return (BYTES[size] if size < 0x80 else variable_byte_integer(size)) + body
+
+
+_USER_PROPERTY_HEAD: Final = Struct(">BH").pack
+_USER_PROPERTY_WRITER: Final = _PROPERTY_WRITERS["user_property"]
+_MESSAGE_EXPIRY_INTERVAL: Final = Struct(">BI").pack
+_pack_uint16: Final = UINT16.pack
+
+
+_PUBLISH_WRITERS: Final = _WRITERS[PacketType.PUBLISH]
 _PUBLISH_TABLE: Final = _TABLES[PacketType.PUBLISH]
 
 
@@ -538,6 +632,35 @@ def _reason(code: object, ptype: PacketType, where: str) -> int:
 
 
 def _encode_ack(packet: PubAck | PubRec | PubRel | PubComp, version: ProtocolVersion) -> bytes:
+    packet_id = packet.packet_id
+    if (
+        packet.reason_code is _SUCCESS
+        and packet.properties is NO_PROPERTIES
+        and type(packet_id) is int
+        and 0 < packet_id <= MAX_TWO_BYTE
+    ):
+        # The common acknowledgement, the same on every version: 3.4.2.1 lets
+        # MQTT 5 omit the reason code and property length on success without
+        # properties, and brokers do so.
+        return _pack_ack(_ACK_FIRST_BYTES[packet.__class__], 2, packet_id)
+    return _encode_ack_in_full(packet, version)
+
+
+_SUCCESS: Final = ReasonCode.SUCCESS
+_pack_ack: Final = Struct(">BBH").pack
+# The first byte of each acknowledgement: its type and fixed flags [MQTT-2.2.2-1]
+# (0b0010 for PUBREL [MQTT-3.6.1-1], zero for the others).
+_ACK_FIRST_BYTES: Final[dict[type[PubAck | PubRec | PubRel | PubComp], int]] = {
+    PubAck: 0x40,
+    PubRec: 0x50,
+    PubRel: 0x62,
+    PubComp: 0x70,
+}
+
+
+def _encode_ack_in_full(
+    packet: PubAck | PubRec | PubRel | PubComp, version: ProtocolVersion
+) -> bytes:
     ptype = packet.packet_type
     where = ptype.name
     first = 0x62 if ptype is PacketType.PUBREL else ptype << 4
@@ -559,7 +682,7 @@ def _encode_ack(packet: PubAck | PubRec | PubRel | PubComp, version: ProtocolVer
     body = (
         packet_id
         + BYTES[_reason(code, ptype, where)]
-        + _encode_properties(properties, _ALLOWED[ptype], where)
+        + _encode_properties(properties, _WRITERS[ptype], where)
     )
     return _fixed_header(first, len(body)) + body
 
@@ -584,7 +707,7 @@ def _encode_connect(packet: Connect, version: ProtocolVersion) -> bytes:
     flags = 0x02 if packet.clean_start else 0
     parts = [_PROTOCOL_NAMES[version], BYTES[version], b"", UINT16.pack(keep_alive)]
     if v5:
-        parts.append(_encode_properties(packet.properties, _ALLOWED[PacketType.CONNECT], "CONNECT"))
+        parts.append(_encode_properties(packet.properties, _WRITERS[PacketType.CONNECT], "CONNECT"))
     else:
         _refuse_properties(packet.properties, version, "CONNECT")
     parts.append(client_id)
@@ -595,7 +718,7 @@ def _encode_connect(packet: Connect, version: ProtocolVersion) -> bytes:
         validate_topic_name(will.topic)
         flags |= 0x04 | (_qos(will.qos, "will") << 3) | (0x20 if will.retain else 0)
         if v5:
-            parts.append(_encode_properties(will.properties, WILL_PROPERTIES, "will"))
+            parts.append(_encode_properties(will.properties, _WILL_WRITERS, "will"))
         else:
             _refuse_properties(will.properties, version, "will")
         parts.append(encode_string(will.topic, "will topic"))
@@ -626,7 +749,7 @@ def _encode_connack(packet: ConnAck, version: ProtocolVersion) -> bytes:
     body = (
         flags
         + BYTES[_reason(code, PacketType.CONNACK, "CONNACK")]
-        + _encode_properties(packet.properties, _ALLOWED[PacketType.CONNACK], "CONNACK")
+        + _encode_properties(packet.properties, _WRITERS[PacketType.CONNACK], "CONNACK")
     )
     return _fixed_header(0x20, len(body)) + body
 
@@ -662,7 +785,7 @@ def _encode_subscribe(packet: Subscribe, version: ProtocolVersion) -> bytes:
     if version is _V5:
         if len(properties.subscription_identifier) > 1:
             raise UsageError("SUBSCRIBE carries at most one subscription_identifier")
-        parts.append(_encode_properties(properties, _ALLOWED[PacketType.SUBSCRIBE], "SUBSCRIBE"))
+        parts.append(_encode_properties(properties, _WRITERS[PacketType.SUBSCRIBE], "SUBSCRIBE"))
     else:
         _refuse_properties(properties, version, "SUBSCRIBE")
     parts.extend(_encode_subscription(sub, version) for sub in subscriptions)
@@ -676,7 +799,7 @@ def _encode_suback(packet: SubAck, version: ProtocolVersion) -> bytes:
         raise UsageError("SUBACK needs at least one reason code")
     parts = [_packet_id(packet.packet_id, "SUBACK")]
     if version is _V5:
-        parts.append(_encode_properties(packet.properties, _ALLOWED[PacketType.SUBACK], "SUBACK"))
+        parts.append(_encode_properties(packet.properties, _WRITERS[PacketType.SUBACK], "SUBACK"))
         parts.extend(BYTES[_reason(code, PacketType.SUBACK, "SUBACK")] for code in codes)
     else:
         _refuse_properties(packet.properties, version, "SUBACK")
@@ -695,7 +818,7 @@ def _encode_unsubscribe(packet: Unsubscribe, version: ProtocolVersion) -> bytes:
     parts = [_packet_id(packet.packet_id, "UNSUBSCRIBE")]
     if version is _V5:
         parts.append(
-            _encode_properties(packet.properties, _ALLOWED[PacketType.UNSUBSCRIBE], "UNSUBSCRIBE")
+            _encode_properties(packet.properties, _WRITERS[PacketType.UNSUBSCRIBE], "UNSUBSCRIBE")
         )
     else:
         _refuse_properties(packet.properties, version, "UNSUBSCRIBE")
@@ -713,7 +836,7 @@ def _encode_unsuback(packet: UnsubAck, version: ProtocolVersion) -> bytes:
         if not codes:
             raise UsageError("UNSUBACK needs one reason code per topic filter on MQTT 5")
         parts.append(
-            _encode_properties(packet.properties, _ALLOWED[PacketType.UNSUBACK], "UNSUBACK")
+            _encode_properties(packet.properties, _WRITERS[PacketType.UNSUBACK], "UNSUBACK")
         )
         parts.extend(BYTES[_reason(code, PacketType.UNSUBACK, "UNSUBACK")] for code in codes)
     else:
@@ -758,7 +881,7 @@ def _encode_reason_and_properties(
     value = _reason(code, ptype, ptype.name)
     if not value and not _present(properties, ptype.name):
         return bytes((first, 0))
-    body = BYTES[value] + _encode_properties(properties, _ALLOWED[ptype], ptype.name)
+    body = BYTES[value] + _encode_properties(properties, _WRITERS[ptype], ptype.name)
     return _fixed_header(first, len(body)) + body
 
 
@@ -977,17 +1100,24 @@ def _decode_connack(buf: Buffer, pos: int, end: int, version: ProtocolVersion) -
 
 
 def _decode_ack(
-    buf: Buffer, pos: int, end: int, ptype: PacketType, version: ProtocolVersion
+    buf: Buffer,
+    pos: int,
+    end: int,
+    cls: type[PubAck | PubRec | PubRel | PubComp],
+    version: ProtocolVersion,
 ) -> PubAck | PubRec | PubRel | PubComp:
-    cls = _ACK_CLASSES[ptype]
-    if pos + 2 > end:
-        raise MalformedPacket(f"{ptype.name}: truncated packet identifier")
-    packet_id = (buf[pos] << 8) | buf[pos + 1]
-    if not packet_id:
-        raise MalformedPacket(f"{ptype.name}: packet identifier 0 [MQTT-2.2.1-3]")
     length = end - pos
     if length == 2:
-        return _new_ack(cls, packet_id, ReasonCode.SUCCESS, NO_PROPERTIES)
+        # The common form: a packet identifier alone.
+        packet_id: int = _unpack_uint16(buf, pos)[0]
+        if packet_id:
+            return _new_ack(cls, packet_id, _SUCCESS, NO_PROPERTIES)
+    ptype = cls.packet_type
+    if length < 2:
+        raise MalformedPacket(f"{ptype.name}: truncated packet identifier")
+    packet_id = _unpack_uint16(buf, pos)[0]
+    if not packet_id:
+        raise MalformedPacket(f"{ptype.name}: packet identifier 0 [MQTT-2.2.1-3]")
     if version is not _V5:
         raise MalformedPacket(f"{ptype.name}: remaining length must be 2, not {length}")
     code = _decode_reason(buf[pos + 2], ptype)
@@ -1000,12 +1130,13 @@ def _decode_ack(
 
 _new_ack = cast(Callable[..., PubAck | PubRec | PubRel | PubComp], _AckFields)
 
-_ACK_CLASSES: Final[dict[PacketType, type[PubAck | PubRec | PubRel | PubComp]]] = {
-    PacketType.PUBACK: PubAck,
-    PacketType.PUBREC: PubRec,
-    PacketType.PUBREL: PubRel,
-    PacketType.PUBCOMP: PubComp,
-}
+
+# The acknowledgement class of a first byte with valid flags, or None: one lookup
+# does both checks.
+_ACK_CLASSES_BY_FIRST_BYTE: Final = tuple(
+    next((cls for cls, byte in _ACK_FIRST_BYTES.items() if byte == first), None)
+    for first in range(256)
+)
 
 
 def _decode_subscribe(buf: Buffer, pos: int, end: int, version: ProtocolVersion) -> Subscribe:
@@ -1153,6 +1284,25 @@ def _decode_auth(buf: Buffer, pos: int, end: int, version: ProtocolVersion) -> A
     return Auth(reason_code=code, properties=properties)
 
 
+def _publish_flags(first: int) -> tuple[QoS, bool, bool] | None:
+    qos = (first >> 1) & 0x03
+    dup = first & 0x08 != 0
+    if first >> 4 != PacketType.PUBLISH or qos == 3 or (dup and not qos):
+        return None
+    return _QOS[qos], first & 0x01 == 1, dup
+
+
+# QoS, RETAIN and DUP by the first byte of a PUBLISH; None for the first byte of
+# another packet type and for a PUBLISH with invalid flags.
+_PUBLISH_FLAGS: Final = tuple(_publish_flags(first) for first in range(256))
+
+
+def _refuse_publish_flags(first: int) -> NoReturn:
+    if (first >> 1) & 0x03 == 3:
+        raise MalformedPacket("PUBLISH: QoS 3 [MQTT-3.3.1-4]")
+    raise MalformedPacket("PUBLISH: DUP set on a QoS 0 message [MQTT-3.3.1-2]")
+
+
 _PINGREQ: Final = PingReq()
 _PINGRESP: Final = PingResp()
 _DISCONNECT: Final = Disconnect()
@@ -1269,16 +1419,18 @@ class Decoder:
             raise self._error
         buffer = self._buffer
         position = self._position
-        available = len(buffer) - position
-        if available < 2:
-            return None
-        first = buffer[position]
-        length = buffer[position + 1]
+        try:
+            first = buffer[position]
+            length = buffer[position + 1]
+            if length >= 0x80:
+                byte = buffer[position + 2]
+        except IndexError:
+            return None  # the fixed header is incomplete
         if length < 0x80:
             start = position + 2
-        elif available > 2 and 0 < buffer[position + 2] < 0x80:
+        elif 0 < byte < 0x80:
             # Two-byte remaining length (128 to 16383 bytes), the next most common.
-            length = (length & 0x7F) | (buffer[position + 2] << 7)
+            length = (length & 0x7F) | (byte << 7)
             start = position + 3
         else:
             header = self._read_length(buffer, position)
@@ -1296,29 +1448,29 @@ class Decoder:
         if end > len(buffer):
             return None
         version = self._version
-        if first & 0xF0 != 0x30 or version is None:
+        flags = _PUBLISH_FLAGS[first]
+        if flags is None or version is None:
+            ack = _ACK_CLASSES_BY_FIRST_BYTE[first]
+            packet: Packet
             try:
-                packet = self._decode_other(buffer, start, end, first, version)
+                if ack is not None and version is not None:
+                    packet = _decode_ack(buffer, start, end, ack, version)
+                else:
+                    packet = self._decode_other(buffer, start, end, first, version)
             except ProtocolError as exc:
                 self._fail(exc)
             self._position = end
             return packet
         # PUBLISH, the packet that counts for throughput, is decoded right here.
         try:
-            qos = (first >> 1) & 0x03
-            if qos == 3:
-                raise MalformedPacket("PUBLISH: QoS 3 [MQTT-3.3.1-4]")
-            dup = first & 0x08 != 0
-            if dup and not qos:
-                raise MalformedPacket("PUBLISH: DUP set on a QoS 0 message [MQTT-3.3.1-2]")
-            pos = start + 2
-            if pos > end:
+            qos, retain, dup = flags
+            if start + 2 > end:
                 raise MalformedPacket("PUBLISH: truncated topic length")
-            stop = pos + ((buffer[start] << 8) | buffer[start + 1])
-            if stop > end:
+            pos = start + 2 + _unpack_uint16(buffer, start)[0]
+            if pos > end:
                 raise MalformedPacket("PUBLISH: truncated topic")
             try:
-                topic = buffer[pos:stop].decode()
+                topic = buffer[start + 2 : pos].decode()
             except UnicodeDecodeError:
                 raise MalformedPacket(
                     "PUBLISH: topic is not well-formed UTF-8 [MQTT-1.5.4-1]"
@@ -1327,13 +1479,12 @@ class Decoder:
                 raise MalformedPacket("PUBLISH: topic contains U+0000 [MQTT-1.5.4-2]")
             if "+" in topic or "#" in topic:
                 _check_topic_name(topic, "PUBLISH")
-            pos = stop
             packet_id = None
             if qos:
-                pos += 2
-                if pos > end:
+                if pos + 2 > end:
                     raise MalformedPacket("PUBLISH: truncated packet identifier")
-                packet_id = (buffer[stop] << 8) | buffer[stop + 1]
+                packet_id = _unpack_uint16(buffer, pos)[0]
+                pos += 2
                 if not packet_id:
                     raise MalformedPacket("PUBLISH: packet identifier 0 [MQTT-2.2.1-3]")
             properties = NO_PROPERTIES
@@ -1358,9 +1509,10 @@ class Decoder:
         except ProtocolError as exc:
             self._fail(exc)
         self._position = end
-        return _new_publish(
-            topic, bytes(buffer[pos:end]), _QOS[qos], first & 0x01 == 1, dup, packet_id, properties
-        )
+        payload = buffer[pos:end]
+        if payload.__class__ is not bytes:
+            payload = bytes(payload)
+        return _new_publish(topic, payload, qos, retain, dup, packet_id, properties)
 
     def _read_length(self, buffer: Buffer, position: int) -> tuple[int, int] | None:
         # The remaining length is at most 4 bytes [MQTT-1.5.5]; fewer bytes than
@@ -1395,13 +1547,13 @@ class Decoder:
             raise ProtocolError(f"expected CONNECT first, got packet type {ptype} [MQTT-3.1.0-1]")
         if not ptype:
             raise MalformedPacket("packet type 0 is reserved")
+        if ptype == PacketType.PUBLISH:
+            _refuse_publish_flags(first)  # the valid ones are decoded in next_packet()
         packet_type = PacketType(ptype)
         if flags != _FIXED_FLAGS.get(packet_type, 0):
             raise MalformedPacket(
                 f"{packet_type.name}: reserved flags are 0x{flags:X} [MQTT-2.2.2-2]"
             )
-        if packet_type in _ACK_CLASSES:
-            return _decode_ack(buffer, start, end, packet_type, version)
         if packet_type is PacketType.PINGREQ:
             _decode_empty(start, end, "PINGREQ")
             return _PINGREQ

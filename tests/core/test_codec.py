@@ -30,7 +30,7 @@ from emqtt_core.packets import (
     Unsubscribe,
     Will,
 )
-from emqtt_core.properties import Properties
+from emqtt_core.properties import NO_PROPERTIES, Properties
 from emqtt_core.reason_codes import ReasonCode
 
 V3, V4, V5 = ProtocolVersion.MQTT_3_1, ProtocolVersion.MQTT_3_1_1, ProtocolVersion.MQTT_5
@@ -248,6 +248,29 @@ def test_publish_qos_given_as_int() -> None:
     packet = Publish(topic="t", qos=1, packet_id=1)  # type: ignore[arg-type]
     decoded = roundtrip(packet, V4)
     assert decoded == packet and isinstance(decoded, Publish) and decoded.qos is QoS.AT_LEAST_ONCE
+
+
+@pytest.mark.parametrize("version", [V3, V4, V5])
+@pytest.mark.parametrize(
+    "packet",
+    [
+        PubAck(packet_id=1, properties=Properties()),
+        PubRec(packet_id=1, reason_code=0),  # type: ignore[arg-type]
+        PubComp(packet_id=1, reason_code=0, properties=Properties()),  # type: ignore[arg-type]
+    ],
+    ids=["empty Properties", "int reason code", "both"],
+)
+def test_ack_success_without_properties_is_the_short_form(
+    packet: PubAck | PubRec | PubComp, version: ProtocolVersion
+) -> None:
+    # 3.4.2.1: however success and "no properties" are spelled, the packet
+    # identifier alone is sent (the only form before MQTT 5).
+    data = encode(packet, version)
+    assert data[1:] == b"\x02\x00\x01"
+    [decoded] = decode_all(data, version)
+    assert decoded == dataclasses.replace(
+        packet, reason_code=ReasonCode.SUCCESS, properties=NO_PROPERTIES
+    )
 
 
 # --------------------------------------------------------------------------

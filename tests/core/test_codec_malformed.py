@@ -387,6 +387,13 @@ CASES: list[tuple[str, ProtocolVersion | None, bytes, type[ProtocolError], Reaso
         MALFORMED,
     ),
     (
+        "MQTT-1.5.4-2 SUBSCRIBE filter with U+0000",
+        V4,
+        packet(0x82, u16(1), s("a\x00"), b"\x00"),
+        MalformedPacket,
+        MALFORMED,
+    ),
+    (
         "SUBSCRIBE filter not UTF-8",
         V4,
         packet(0x82, u16(1), s(b"\xff"), b"\x00"),

@@ -273,6 +273,8 @@ def test_bad_publish_properties_are_refused_on_encode(properties: Properties, me
     [
         (Properties(receive_maximum=0), "from 1 to 65535"),
         (Properties(maximum_packet_size=0), "from 1 to 2\\*\\*32-1"),
+        (Properties(maximum_packet_size=2**32), "from 1 to 2\\*\\*32-1"),
+        (Properties(receive_maximum=65536), "from 1 to 65535"),
         (Properties(request_problem_information=1), "must be a bool"),  # type: ignore[arg-type]
         (Properties(topic_alias=1), "not allowed in CONNECT"),
     ],
