@@ -1463,7 +1463,15 @@ class ClientSession:
         for info in self._subscriptions.values():
             groups.setdefault(info.subscription_identifier, []).append(info.subscription)
         for identifier, subs in groups.items():
-            packet_id = self._free_packet_id()
+            try:
+                packet_id = self._free_packet_id()
+            except QueueFullError:
+                # Every identifier is held by an unanswered request: these
+                # subscriptions cannot be made again, so they are no longer
+                # the session's (the registry says what the server has).
+                for sub in subs:
+                    del self._subscriptions[sub.topic_filter]
+                continue
             props = (
                 NO_PROPERTIES
                 if identifier is None

@@ -340,3 +340,16 @@ def test_resumed_pubrels_follow_pubrec_order_mqtt_4_6_0_4() -> None:
         PubRel(packet_id=p3.packet_id),  # type: ignore[arg-type]
         PubRel(packet_id=p1.packet_id),  # type: ignore[arg-type]
     ]
+
+
+def test_resubscription_without_a_free_packet_id_leaves_the_registry() -> None:
+    h = session()
+    pid = h.session.subscribe([Subscription(topic_filter="kept")])
+    h.sent()
+    h.reply(SubAck(packet_id=pid, reason_codes=(ReasonCode.GRANTED_QOS_0,)))
+    for _ in range(65535):
+        h.session.unsubscribe(["x"])  # never answered: holds every identifier
+    h.drop()
+    h.connect(session_present=False)  # must not raise
+    assert dict(h.session.subscriptions) == {}
+    assert h.session.state is SessionState.CONNECTED
