@@ -166,6 +166,43 @@ class SyncClient:
         result: list[PublishResult] = self._portal.call(run)
         return result
 
+    def start_publishes(self, topic: str, payloads: list[bytes], *, qos: int) -> list[Any]:
+        """Start publishes without waiting; returns the adapter's handles (for `wait_all`)."""
+        client = self.client
+
+        def start() -> list[Any]:
+            return [client.publish_nowait(topic, p, qos=qos) for p in payloads]
+
+        if self._portal is None:
+            return start()
+
+        async def run() -> list[Any]:
+            return start()
+
+        handles: list[Any] = self._portal.call(run)
+        return handles
+
+    def wait_all(self, handles: list[Any]) -> list[Any]:
+        """The outcome of each handle of `start_publishes`: its result, or its exception."""
+        outcomes: list[Any] = []
+        if self._portal is None:
+            for handle in handles:
+                error = handle.exception(TIMEOUT)
+                outcomes.append(error if error is not None else handle.result())
+            return outcomes
+
+        async def run() -> list[Any]:
+            with anyio.fail_after(TIMEOUT):
+                for handle in handles:
+                    try:
+                        outcomes.append(await _await(handle))
+                    except Exception as exc:
+                        outcomes.append(exc)
+            return outcomes
+
+        result: list[Any] = self._portal.call(run)
+        return result
+
     def subscribe(self, topic: Any, qos: int = 0, **kwargs: Any) -> ReasonCodes:
         """Subscribe and wait for the SUBACK."""
         result: ReasonCodes = self._call(self.client.subscribe, topic, qos, **kwargs)

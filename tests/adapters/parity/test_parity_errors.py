@@ -13,15 +13,18 @@ from support.broker import Mosquitto, MosquittoFactory
 from support.net import LOOPBACK, free_tcp_port
 from support.quic_relay import QuicRelay
 
+from adapters._reconnect import ReconnectPolicy
 from adapters.errors import (
     AckTimeout,
     ClientClosed,
     ConnackRefused,
     ConnectError,
+    ConnectionFailed,
     ConnectionLost,
     ConnectionRefused,
     ConnectTimeout,
     InvalidOptions,
+    PublishFailed,
     TLSHostnameMismatch,
     TLSVerificationFailed,
 )
@@ -184,3 +187,49 @@ def test_ack_timeout_when_the_server_stops_answering(
             os.kill(pid, signal.SIGCONT)
         # The connection is still good once the server answers again.
         client.ping()
+
+
+@pytest.mark.parametrize("transport", ["ssl", "ws", "wss"], indirect=True)
+def test_wrong_protocol_on_the_port(
+    adapter: Adapter, transport: str, mosquitto: Mosquitto
+) -> None:
+    # TLS or a WebSocket upgrade sent to the plain MQTT port: the broker reads garbage and
+    # closes the connection before any handshake completes.
+    context = mosquitto.client_ssl_context() if transport in ("ssl", "wss") else None
+    target = Target(transport, mosquitto.host, mosquitto.tcp_port, context)
+    client = adapter.new(target, connect_timeout=TIMEOUT)
+    with pytest.raises(ConnectionFailed) as raised:
+        client.connect()
+    assert not isinstance(raised.value, ConnectionRefused)
+    assert raised.value.__cause__ is not None
+    assert client.status == "closed"
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS, indirect=True)
+def test_publishes_in_flight_fail_when_the_server_lost_the_session(
+    adapter: Adapter, paused_broker: Mosquitto
+) -> None:
+    # One transport, a private broker: it is frozen (SIGSTOP) so that publishes stay in
+    # flight, then killed (SIGKILL: its sessions, never saved, are lost) and started again.
+    broker = paused_broker
+    target = Target("tcp", broker.host, broker.tcp_port, None)
+    policy = ReconnectPolicy(initial_delay=0.05, max_delay=0.2, jitter=0.0, max_attempts=200)
+    with adapter.client(
+        target,
+        client_id=unique("lost").replace("/", "-"),
+        session_expiry_interval=3600,
+        session_lost_policy="fail",
+        reconnect=policy,
+        keep_alive=0,
+    ) as client:
+        pid = broker.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)
+        topic = unique()
+        pending = client.start_publishes(topic, [b"a", b"b", b"c"], qos=1)
+        broker.stop(kill=True)
+        broker.start()
+        client.ping()  # waits for the reconnection
+        assert client.connack.session_present is False
+        outcomes = client.wait_all(pending)
+        assert all(isinstance(outcome, PublishFailed) for outcome in outcomes), outcomes
