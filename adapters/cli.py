@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any, BinaryIO, TextIO
 
@@ -420,14 +421,26 @@ async def _connect(command: ConnectCommand, client: Client, stdout: BinaryIO) ->
     session_present = connected is not None and connected.session_present
     version = {3: "3.1", 4: "3.1.1", 5: "5"}[settings.protocol_version]
     where = f"[{settings.host}]" if ":" in settings.host else settings.host
-    line = (
-        f"connected to {where}:{settings.port} (MQTT {version}, "
-        f"session present: {'yes' if session_present else 'no'}) as {client.client_id}"
-    )
+    properties: Any = {}
     if connected is not None and settings.protocol_version == 5:
-        data = jsonable(connected.connack.properties)
-        if data:
-            line += " " + json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        properties = jsonable(connected.connack.properties)
+    if command.output == "json":
+        # The same JSON-lines stream as the messages that follow, for a program to read.
+        record = {
+            "connected": f"{where}:{settings.port}",
+            "mqtt": version,
+            "session_present": session_present,
+            "client_id": client.client_id,
+            "properties": properties,
+        }
+        line = json.dumps(record, ensure_ascii=False)
+    else:
+        line = (
+            f"connected to {where}:{settings.port} (MQTT {version}, "
+            f"session present: {'yes' if session_present else 'no'}) as {client.client_id}"
+        )
+        if properties:
+            line += " " + json.dumps(properties, ensure_ascii=False, separators=(",", ":"))
     stdout.write(line.encode("utf-8", "replace") + b"\n")
     stdout.flush()
     printer = _Printer(command.output, command.show_properties, command.end_of_line, stdout)
@@ -508,12 +521,21 @@ class _UTCFormatter(logging.Formatter):
         return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _configure_logging(level: str, stream: TextIO) -> None:
+@contextlib.contextmanager
+def _logging_to(stream: TextIO, level: str) -> Iterator[None]:
+    """Log at ``level`` and above to ``stream`` while the command runs, then put the root
+    logger back as it was (``main`` may run inside another program, or a test)."""
     handler = logging.StreamHandler(stream)
     handler.setFormatter(_UTCFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    previous = root.level
+    root.addHandler(handler)
     root.setLevel(level.upper())
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -529,12 +551,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else ExitCode.OK
     settings = command.connection
-    _configure_logging(settings.log_level, stderr)
+    with _logging_to(stderr, settings.log_level):
+        return _main(command, stderr)
+
+
+def _main(command: PubCommand | SubCommand | ConnectCommand, stderr: TextIO) -> int:
+    settings = command.connection
     counters = TrafficCounters().start() if settings.telemetry else None
     try:
-        return asyncio.run(
-            _run_until_signalled(command, sys.stdin.buffer, sys.stdout.buffer, stderr)
-        )
+        # A closed stdin (``<&-``) reads as empty, as a file would.
+        stdin = sys.stdin.buffer if sys.stdin is not None else io.BytesIO()
+        return asyncio.run(_run_until_signalled(command, stdin, sys.stdout.buffer, stderr))
     except BrokenPipeError:
         # The reader of stdout went away (``| head -n 1``): stop quietly, as a program killed
         # by SIGPIPE would, and point stdout at /dev/null so that the interpreter's final flush

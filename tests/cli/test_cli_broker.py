@@ -543,3 +543,23 @@ def test_progress_line_ends_before_an_error(denying_broker: Mosquitto) -> None:
     last = result.stderr.decode().split("\n")[-2]  # the error has a line of its own
     assert last.startswith("emqtt: the broker refused the message")
     assert "\r[" in result.stderr.decode()
+
+
+def test_connect_json_is_one_stream_of_json_lines(tcp: list[str]) -> None:
+    result = emqtt("connect", *tcp, "-W", "0.2", "--json", "-i", "json-connect")
+    assert result.returncode == 0, result.stderr.decode()
+    record = json.loads(result.stdout.decode().splitlines()[0])
+    assert record["connected"].startswith("127.0.0.1:")
+    assert (record["mqtt"], record["session_present"], record["client_id"]) == (
+        "5", False, "json-connect")
+    assert isinstance(record["properties"], dict)
+
+
+def test_main_in_process(tcp: list[str], topic: str, capsysbinary: pytest.CaptureFixture[bytes],
+                         ) -> None:
+    from adapters.cli import main
+
+    assert main(["pub", *tcp, "-t", topic, "-m", "in process", "-r", "-q", "1"]) == 0
+    assert main(["sub", *tcp, "-t", topic, "-C", "1", "-W", "20"]) == 0
+    assert capsysbinary.readouterr().out == b"in process\n"
+    assert main(["sub"]) == 2
