@@ -637,6 +637,9 @@ class Client(ClientBase):
                 data = sock.recv(_READ_SIZE)
             except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 break
+            except ssl.SSLZeroReturnError:
+                eof = True  # the server closed TLS cleanly (close_notify): an orderly end
+                break
             except OSError as exc:
                 if datagram:
                     continue  # ICMP errors on UDP: QUIC's own timers decide
