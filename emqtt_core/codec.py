@@ -942,6 +942,8 @@ class _PublishFields:
     costs more than the rest of decoding a PUBLISH. An object with the same
     slot layout is filled with plain stores and then given the frozen class,
     which yields exactly the value ``Publish(...)`` would have built.
+    ``Decoder.next_packet`` writes these stores out after ``object.__new__``,
+    which costs less again than calling a class.
     """
 
     __slots__ = ("dup", "packet_id", "payload", "properties", "qos", "retain", "topic")
@@ -966,25 +968,28 @@ class _PublishFields:
         self.__class__ = Publish  # type: ignore[assignment]  # noqa: PLE0237
 
 
-_new_publish = cast(Callable[..., Publish], _PublishFields)
-
-
 class _AckFields:
     """The same trick for PUBACK, PUBREC, PUBREL and PUBCOMP, which share a layout."""
 
     __slots__ = ("packet_id", "properties", "reason_code")
 
-    def __init__(
-        self,
-        cls: type[PubAck | PubRec | PubRel | PubComp],
-        packet_id: int,
-        reason_code: ReasonCode,
-        properties: Properties,
-    ) -> None:
-        self.packet_id = packet_id
-        self.reason_code = reason_code
-        self.properties = properties
-        self.__class__ = cls  # type: ignore[assignment]  # noqa: PLE0237
+    packet_id: int
+    reason_code: ReasonCode
+    properties: Properties
+
+
+def _new_ack(
+    cls: type[PubAck | PubRec | PubRel | PubComp],
+    packet_id: int,
+    reason_code: ReasonCode,
+    properties: Properties,
+) -> PubAck | PubRec | PubRel | PubComp:
+    ack = _new_object(_AckFields)
+    ack.packet_id = packet_id
+    ack.reason_code = reason_code
+    ack.properties = properties
+    ack.__class__ = cls  # type: ignore[assignment]
+    return ack  # type: ignore[return-value]
 
 
 def _decode_connect(buf: Buffer, pos: int, end: int) -> Connect:
@@ -1126,9 +1131,6 @@ def _decode_ack(
         properties, pos = _decode_properties(buf, pos + 3, end, _TABLES[ptype], ptype.name)
         _check_end(pos, end, ptype.name)
     return _new_ack(cls, packet_id, code, properties)
-
-
-_new_ack = cast(Callable[..., PubAck | PubRec | PubRel | PubComp], _AckFields)
 
 
 # The acknowledgement class of a first byte with valid flags, or None: one lookup
@@ -1510,9 +1512,17 @@ class Decoder:
             self._fail(exc)
         self._position = end
         payload = buffer[pos:end]
-        if payload.__class__ is not bytes:
-            payload = bytes(payload)
-        return _new_publish(topic, payload, qos, retain, dup, packet_id, properties)
+        # _PublishFields(...) written out: calling a class costs more than these stores.
+        publish = _new_object(_PublishFields)
+        publish.topic = topic
+        publish.payload = payload if payload.__class__ is bytes else bytes(payload)
+        publish.qos = qos
+        publish.retain = retain
+        publish.dup = dup
+        publish.packet_id = packet_id
+        publish.properties = properties
+        publish.__class__ = Publish  # type: ignore[assignment]
+        return publish  # type: ignore[return-value]
 
     def _read_length(self, buffer: Buffer, position: int) -> tuple[int, int] | None:
         # The remaining length is at most 4 bytes [MQTT-1.5.5]; fewer bytes than

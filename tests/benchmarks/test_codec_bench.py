@@ -163,7 +163,7 @@ def gmqtt_codec(version: str) -> tuple[Callable[[], Any], Callable[[], bytes]]:
     data = WIRE[version]
 
     def decode() -> Any:
-        read_packet(framing, data)  # type: ignore[arg-type]
+        read_packet(framing, data)
         return received.pop()
 
     topic, payload, qos, properties = decode()
@@ -249,7 +249,12 @@ def stream_decoder(library: str) -> Callable[[bytes], int]:
         from zmqtt._internal.packets.reader import PacketBuffer
 
         buffer = PacketBuffer(version="5.0")
-        return lambda chunk: (buffer.feed(chunk), sum(1 for _ in buffer))[1]
+
+        def decode_zmqtt(chunk: bytes) -> int:
+            buffer.feed(chunk)
+            return sum(1 for _ in buffer)
+
+        return decode_zmqtt
     if library == "gmqtt":
         read_packet, framing_object, received = _gmqtt_parts(gmqtt_codec("5")[0])
 
