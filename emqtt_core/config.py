@@ -71,7 +71,10 @@ class ClientConfig:
     """Seconds from ``connect()`` to CONNACK (including any AUTH exchange)."""
 
     username: str | None = None
-    password: bytes | None = None
+    """User Name sent in CONNECT."""
+
+    password: bytes | None = field(default=None, repr=False)
+    """Password sent in CONNECT; never shown in the repr."""
 
     will: Will | None = None
     """Will Message published by the server if the connection ends without a

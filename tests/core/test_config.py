@@ -108,3 +108,9 @@ def test_empty_client_id_needs_randomness_when_it_cannot_be_sent(
 def test_will_with_valid_qos() -> None:
     will = Will(topic="a", qos=QoS.EXACTLY_ONCE)
     assert ClientConfig(will=will).will is will
+
+
+def test_repr_never_shows_the_password() -> None:
+    config = ClientConfig(username="u", password=b"s3cr3t-pass")
+    assert "s3cr3t-pass" not in repr(config)
+    assert "username='u'" in repr(config)
