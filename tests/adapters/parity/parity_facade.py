@@ -255,6 +255,23 @@ class SyncClient:
 
         self._in_context(drop)
 
+    def close_layer(self) -> None:
+        """Close the client's WebSocket or QUIC layer under it (its socket stays open): the
+        next write fails as a send on a closed transport."""
+        client = self.client
+        clock = time.monotonic if self._portal is None else anyio.current_time
+
+        def close() -> None:
+            layer = client._driver.layer
+            assert layer is not None and not layer.passthrough
+            layer.close(clock())
+
+        if self._portal is None:
+            with client._lock:
+                close()
+        else:
+            self._in_context(close)
+
     def socket_links(self) -> set[str]:
         """``/proc`` links (``socket:[inode]``) of the sockets the client has open now: its
         connection's socket and, for the threading client, its wake-up socketpair."""

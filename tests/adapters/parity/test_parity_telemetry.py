@@ -6,10 +6,16 @@ from __future__ import annotations
 import os
 from collections import Counter
 
+import pytest
 from parity_facade import Adapter, Target, unique
+from support.broker import Mosquitto
+from support.quic_relay import QuicRelay
 
 from adapters._telemetry import EVENT_NAMES
+from adapters.errors import ConnectionLost
+from adapters.transports.errors import TransportClosed
 from emqtt_core.codec import Decoder, encode
+from emqtt_core.enums import QoS
 from emqtt_core.packets import Packet, Publish
 from telemetry.testing import CapturedEvent, capture
 
@@ -86,3 +92,42 @@ def test_events_describe_the_traffic(adapter: Adapter, target: Target, version: 
         Connect=1, Subscribe=1, Publish=3, PubAck=1, PubRec=1, PubRel=1, PubComp=1,
         Unsubscribe=1, PingReq=1, Disconnect=1,
     )
+
+
+@pytest.fixture(params=["ws", "wss", "quic"])
+def layered_target(request: pytest.FixtureRequest, mosquitto: Mosquitto) -> Target:
+    """A transport with a layer of its own (WebSocket, QUIC) that can close under the client."""
+    transport: str = request.param
+    if transport == "quic":
+        relay: QuicRelay = request.getfixturevalue("quic_relay")
+        return Target("quic", relay.host, relay.port, mosquitto.client_ssl_context())
+    port = mosquitto.ws_port if transport == "ws" else mosquitto.wss_port
+    context = mosquitto.client_ssl_context() if transport == "wss" else None
+    return Target(transport, mosquitto.host, port, context)
+
+
+def test_send_data_failed_when_the_layer_closed_under_the_client(
+    adapter: Adapter, layered_target: Target
+) -> None:
+    client_id = unique("tf").replace("/", "-")
+    topic = unique()
+    with capture(EVENT_NAMES) as events:
+        client = adapter.client(
+            layered_target, protocol_version=4, client_id=client_id, telemetry=True
+        )
+        try:
+            client.close_layer()
+            with pytest.raises(ConnectionLost):
+                client.publish(topic, b"lost", qos=1)
+        finally:
+            client.disconnect()
+    mine = [e for e in events if e.metadata["client_id"] == client_id]
+    failed = [e for e in mine if e.event_name == ("emqtt", "socket", "send_data_failed")]
+    assert len(failed) == 1
+    publish = Publish(topic=topic, payload=b"lost", qos=QoS.AT_LEAST_ONCE, packet_id=1)
+    assert failed[0].measurements == {"data_size": len(encode(publish, 4))}
+    assert isinstance(failed[0].metadata["reason"], TransportClosed)
+    assert failed[0].metadata["socket_type"] == SOCKET_TYPES[layered_target.transport]
+    # The publish that failed is not reported as sent.
+    sent = [e.metadata["data"] for e in mine if e.event_name[2] == "send_data"]
+    assert not any(isinstance(p, Publish) for p in sent)
