@@ -461,10 +461,11 @@ class Client(ClientBase):
         """The engine ended the connection (driver hook): close it; maybe reconnect."""
         loop = self._loop
         assert loop is not None
-        # The final bytes (DISCONNECT) go out before the socket closes: close it once the
-        # driver is done with this event; bound to this connection, which a reconnection may
-        # have replaced by then.
-        loop.call_soon(self._close_connection, self._protocol)
+        if self._closed_waiter is None:
+            # The final bytes (DISCONNECT) go out before the socket closes: close it once the
+            # driver is done with this event; bound to this connection, which a reconnection
+            # may have replaced by then. (After disconnect(), disconnect() closes it.)
+            loop.call_soon(self._close_connection, self._protocol)
         if self._driver.ended_while_connecting or self._status in ("connecting", "closed"):
             # A connection attempt reports its own failure (and the reconnect loop, if any,
             # goes on); a finished client has nothing more to do.
