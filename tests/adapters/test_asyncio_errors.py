@@ -440,3 +440,14 @@ def test_a_malformed_packet_from_the_server_ends_the_connection_cleanly() -> Non
     # The client's last packet: DISCONNECT (0xE0), remaining length, reason code.
     disconnect = received[received.rindex(0xE0) :]
     assert disconnect[2] == ReasonCode.MALFORMED_PACKET
+
+
+@pytest.mark.broker
+@pytest.mark.parametrize("transport", ["ssl", "wss", "quic"])
+def test_tls_verifies_by_default(request: pytest.FixtureRequest, transport: str) -> None:
+    """Without an ssl_context the system's CAs are trusted, and they do not know the test CA:
+    verification is on unless turned off."""
+    options = endpoint(request, transport)
+    del options["ssl_context"]
+    with pytest.raises(TLSVerificationFailed):
+        run(make_client(options).connect())
