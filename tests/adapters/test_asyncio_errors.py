@@ -451,3 +451,36 @@ def test_tls_verifies_by_default(request: pytest.FixtureRequest, transport: str)
     del options["ssl_context"]
     with pytest.raises(TLSVerificationFailed):
         run(make_client(options).connect())
+
+
+def test_a_packet_over_the_maximum_size_is_refused_before_it_is_buffered() -> None:
+    """A PUBLISH announcing 200 MB: with maximum_packet_size set, the client disconnects
+    (0x95 Packet too large) as soon as the fixed header arrives, without waiting for or
+    buffering the body."""
+    received = bytearray()
+
+    async def hostile(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)
+        writer.write(encode(ConnAck(), ProtocolVersion.MQTT_5))
+        writer.write(b"\x30\x80\x80\xe8\x5f")  # PUBLISH, remaining length 200,000,000
+        while data := await reader.read(4096):
+            received.extend(data)
+        writer.close()
+
+    async def scenario() -> None:
+        server, port = await serve(hostile)
+        async with server:
+            client = Client(
+                "127.0.0.1",
+                port,
+                client_id="small",
+                properties={"maximum_packet_size": 1024 * 1024},
+            )
+            await client.connect()
+            with pytest.raises(ConnectionLost):
+                async for _ in client.messages():
+                    pass
+
+    run(scenario(), timeout=10)
+    disconnect = received[received.rindex(0xE0) :]
+    assert disconnect[2] == ReasonCode.PACKET_TOO_LARGE
