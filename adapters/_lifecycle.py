@@ -21,12 +21,15 @@ from emqtt_core.reason_codes import ReasonCode
 __all__ = [
     "CLOSE_TIMEOUT",
     "QOS0_RESULT",
+    "RESUME_FRACTION",
+    "WRITE_HIGH_WATER",
     "Status",
     "closed_error",
     "fail_pending",
     "follow_connack_redirect",
     "lost_error",
     "next_step",
+    "resume_level",
 ]
 
 Status = Literal["initialized", "connecting", "connected", "reconnecting", "closed"]
@@ -35,6 +38,17 @@ Status = Literal["initialized", "connecting", "connected", "reconnecting", "clos
 QOS0_RESULT: Final = PublishCompleted(0, QoS.AT_MOST_ONCE, None)
 #: Seconds the closing handshake of a connection may take before the socket is closed anyway.
 CLOSE_TIMEOUT: Final = 5.0
+#: Bytes waiting for the socket (or queued in the engine since the last flush) above which a
+#: publisher waits for the I/O to catch up, for the adapters that do not have asyncio's
+#: transport flow control: memory stays bounded whatever the producers do.
+WRITE_HIGH_WATER: Final = 1024 * 1024
+#: Reading resumes once the message queue is down to this fraction of its bound.
+RESUME_FRACTION: Final = 0.5
+
+
+def resume_level(queue_limit: int) -> int:
+    """How few queued messages let reading resume after the queue of ``queue_limit`` filled."""
+    return max(1, int(queue_limit * RESUME_FRACTION))
 
 _REDIRECT_CODES = (ReasonCode.USE_ANOTHER_SERVER, ReasonCode.SERVER_MOVED)
 

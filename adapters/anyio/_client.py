@@ -37,12 +37,14 @@ from adapters._driver import ConnectionDriver, connect_error_from, make_transpor
 from adapters._lifecycle import (
     CLOSE_TIMEOUT,
     QOS0_RESULT,
+    WRITE_HIGH_WATER,
     Status,
     closed_error,
     fail_pending,
     follow_connack_redirect,
     lost_error,
     next_step,
+    resume_level,
 )
 from adapters._message import Message as _BaseMessage
 from adapters._message import PublishResult, ReasonCodes
@@ -64,11 +66,6 @@ from emqtt_core.reason_codes import ReasonCode
 
 __all__ = ["Client", "Message", "Pending"]
 
-#: Bytes waiting for the stream (or produced since the last flush) above which publishers
-#: wait for the pump: memory stays bounded whatever the producers do.
-HIGH_WATER = 1024 * 1024
-#: Reading resumes once the message queue is down to this fraction of its bound.
-_RESUME_FRACTION = 0.5
 #: Bytes asked of the stream per read.
 _READ_SIZE = 256 * 1024
 #: What a failing stream raises (anyio wraps most socket and TLS errors).
@@ -216,7 +213,7 @@ class Client(ClientBase):
         self._room_event: anyio.Event | None = None
         self._queue: deque[Message] = deque()
         self._queue_limit = self.options.message_queue_size
-        self._queue_resume = max(1, int(self._queue_limit * _RESUME_FRACTION))
+        self._queue_resume = resume_level(self._queue_limit)
         self._message_event: anyio.Event | None = None
         self._read_paused = False
         self._resume_event: anyio.Event | None = None
@@ -585,8 +582,8 @@ class Client(ClientBase):
 
     def _has_room(self) -> bool:
         return (
-            self._out_size < HIGH_WATER
-            and self._unflushed < HIGH_WATER
+            self._out_size < WRITE_HIGH_WATER
+            and self._unflushed < WRITE_HIGH_WATER
             and self._session.queued_count < self._max_queued
         )
 

@@ -34,12 +34,14 @@ from adapters._driver import ConnectionDriver, connect_error_from, make_transpor
 from adapters._lifecycle import (
     CLOSE_TIMEOUT,
     QOS0_RESULT,
+    WRITE_HIGH_WATER,
     Status,
     closed_error,
     fail_pending,
     follow_connack_redirect,
     lost_error,
     next_step,
+    resume_level,
 )
 from adapters._message import Message as _BaseMessage
 from adapters._message import PublishResult, ReasonCodes
@@ -59,15 +61,10 @@ from emqtt_core.packets import Auth, Subscription
 from emqtt_core.properties import Properties
 from emqtt_core.reason_codes import ReasonCode
 
-__all__ = ["Client", "Message"]
+__all__ = ["Client", "Message", "Pending"]
 
 logger = logging.getLogger("adapters.threading")
 
-#: Bytes waiting for the socket (or produced since the last flush) above which publishers
-#: wait for the I/O thread: memory stays bounded whatever the producers do.
-HIGH_WATER = 1024 * 1024
-#: Reading resumes once the message queue is down to this fraction of its bound.
-_RESUME_FRACTION = 0.5
 #: Bytes asked of the socket per read.
 _READ_SIZE = 256 * 1024
 #: Reads (or datagrams) taken per wake-up before the other work gets its turn.
@@ -237,7 +234,7 @@ class Client(ClientBase):
         self._room_waiters = 0
         self._queue: deque[Message] = deque()
         self._queue_limit = self.options.message_queue_size
-        self._queue_resume = max(1, int(self._queue_limit * _RESUME_FRACTION))
+        self._queue_resume = resume_level(self._queue_limit)
         self._read_paused = False
         self._final_error: ClientError | None = None
         self._closing = False
@@ -763,8 +760,8 @@ class Client(ClientBase):
 
     def _has_room(self) -> bool:
         return (
-            self._out_size < HIGH_WATER
-            and self._unflushed < HIGH_WATER
+            self._out_size < WRITE_HIGH_WATER
+            and self._unflushed < WRITE_HIGH_WATER
             and self._session.queued_count < self._max_queued
         )
 
