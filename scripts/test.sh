@@ -7,7 +7,7 @@ bash scripts/setup.sh
 PY=.venv/bin/python
 
 echo "== ruff"
-"$PY" -m ruff check emqtt_core adapters telemetry tests examples scripts
+"$PY" -m ruff check emqtt_core adapters telemetry tests examples benchmarks tools
 echo "== mypy --strict"
 "$PY" -m mypy --strict emqtt_core adapters telemetry
 echo "== pytest"
