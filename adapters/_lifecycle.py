@@ -8,7 +8,9 @@ decisions live here, free of I/O, so every adapter makes them the same way.
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from collections import deque
+from collections.abc import Mapping
+from typing import Any, Final, Literal
 
 from adapters._driver import is_redirect
 from adapters._reconnect import ConnectPlan
@@ -17,11 +19,13 @@ from adapters.errors import ClientClosed, ClientError, ConnackRefused, Connectio
 from emqtt_core.enums import QoS
 from emqtt_core.events import ConnectionClosed, PublishCompleted
 from emqtt_core.reason_codes import ReasonCode
+from emqtt_core.session import ClientSession, SubscriptionInfo
 
 __all__ = [
     "CLOSE_TIMEOUT",
     "QOS0_RESULT",
     "RESUME_FRACTION",
+    "StateViews",
     "WRITE_HIGH_WATER",
     "Status",
     "closed_error",
@@ -132,3 +136,39 @@ def fail_pending(
         results.fail_all(lambda: lost_error(cause))
     else:
         results.fail_all(lambda: ClientClosed(reason))
+
+
+class StateViews:
+    """Read-only views of a client's state, the same in every adapter (emqtt's
+    ``subscriptions/1`` and ``info/2``). A client class sets ``_session``, ``_queue`` and
+    ``_read_paused``."""
+
+    _session: ClientSession
+    _queue: deque[Any]
+    _read_paused: bool
+
+    @property
+    def subscriptions(self) -> Mapping[str, SubscriptionInfo]:
+        """Acknowledged subscriptions by topic filter, a live read-only view of the engine's
+        table."""
+        return self._session.subscriptions
+
+    @property
+    def inflight_count(self) -> int:
+        """Outgoing QoS 1/2 messages awaiting acknowledgement (emqtt's ``n_inflight``)."""
+        return self._session.inflight_count
+
+    @property
+    def queued_count(self) -> int:
+        """Publishes waiting for room in the window or for a connection (``n_queued``)."""
+        return self._session.queued_count
+
+    @property
+    def pending_messages(self) -> int:
+        """Received messages waiting in the queue for the application."""
+        return len(self._queue)
+
+    @property
+    def reading_paused(self) -> bool:
+        """Whether reading from the network is paused because the message queue is full."""
+        return self._read_paused

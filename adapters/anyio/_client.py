@@ -38,6 +38,7 @@ from adapters._lifecycle import (
     CLOSE_TIMEOUT,
     QOS0_RESULT,
     WRITE_HIGH_WATER,
+    StateViews,
     Status,
     closed_error,
     fail_pending,
@@ -174,7 +175,7 @@ def _cause(exc: BaseException) -> BaseException:
     return exc
 
 
-class Client(ClientBase):
+class Client(ClientBase, StateViews):
     """An MQTT client for anyio (asyncio or trio).
 
     ``async with`` connects and runs the client's tasks; leaving the block disconnects and
@@ -887,6 +888,24 @@ class Client(ClientBase):
         return message
 
     # -- disconnecting -------------------------------------------------------------------------
+
+    async def abort(self) -> None:
+        """Close the network connection without DISCONNECT (emqtt's ``stop``): the server
+        treats it as a lost connection and publishes the will message. The client is
+        finished; pending operations fail with `ClientClosed`."""
+        if self._status == "initialized":
+            self._status = "closed"
+            return
+        self._closing = True
+        driver = self._driver
+        if driver.layer is not None:
+            # The engine sees the end of the stream: it sends nothing more (no DISCONNECT).
+            driver.session.receive_eof(self._now())
+            driver.process_events()
+            await self._close_connection()
+            self._finish(None)
+            return
+        await self.disconnect()
 
     async def disconnect(
         self,

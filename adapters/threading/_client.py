@@ -35,6 +35,7 @@ from adapters._lifecycle import (
     CLOSE_TIMEOUT,
     QOS0_RESULT,
     WRITE_HIGH_WATER,
+    StateViews,
     Status,
     closed_error,
     fail_pending,
@@ -189,7 +190,7 @@ def _run_callback(callback: Callable[[Pending], object], pending: Pending) -> No
         logger.exception("a done callback raised")
 
 
-class Client(ClientBase):
+class Client(ClientBase, StateViews):
     """A blocking MQTT client, safe to use from any number of threads at once.
 
     Use it as a context manager, which connects and disconnects::
@@ -1146,6 +1147,28 @@ class Client(ClientBase):
             thread.join(CLOSE_TIMEOUT)
 
     # -- disconnecting -------------------------------------------------------------------------
+
+    def abort(self) -> None:
+        """Close the network connection without DISCONNECT (emqtt's ``stop``): the server
+        treats it as a lost connection and publishes the will message. The client is
+        finished and its threads end; pending operations fail with `ClientClosed`."""
+        with self._lock:
+            if self._status == "initialized":
+                self._status = "closed"
+                return
+            self._closing = True
+            driver = self._driver
+            if driver.layer is not None:
+                # The engine sees the end of the stream: it sends nothing more (no DISCONNECT)
+                # and the I/O thread closes the socket.
+                driver.session.receive_eof(time.monotonic())
+                driver.process_events()
+            self._wake()
+        self._complete()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+            self._join_dispatcher()
 
     def disconnect(
         self,

@@ -139,6 +139,15 @@ class SyncClient:
             if context is not None:
                 context.__exit__(None, None, None)
 
+    def abort(self) -> None:
+        """Close without DISCONNECT (and, for anyio, leave ``async with``)."""
+        try:
+            self._call(self.client.abort)
+        finally:
+            context, self._context = self._context, None
+            if context is not None:
+                context.__exit__(None, None, None)
+
     def __enter__(self) -> SyncClient:
         return self
 

@@ -97,7 +97,7 @@ def test_retained_message_reaches_a_later_subscriber(
             publisher.publish(topic, b"", qos=1, retain=True)  # clears it [MQTT-3.3.1-10]
 
 
-def test_will_is_published_after_an_abnormal_close_only(
+def test_will_is_published_after_abort_not_after_disconnect(
     adapter: Adapter, target: Target, version: int
 ) -> None:
     topic = unique()
@@ -116,13 +116,14 @@ def test_will_is_published_after_an_abnormal_close_only(
         # DISCONNECT (0x00) discards the will [MQTT-3.1.2-10]; a connection lost without it
         # publishes it [MQTT-3.1.2-8].
         polite.disconnect()
-        lost.drop_connection()
+        lost.abort()
+        assert lost.status == "closed"
         message = watcher.next_message()
         assert (message.topic, message.payload) == (f"{topic}/lost", b"lost-gone")
         watcher.publish(f"{topic}/fence", b"fence", qos=1)
         assert watcher.next_message().payload == b"fence"
-        lost.disconnect()
-        assert lost.status == "closed"
+        with pytest.raises(ClientClosed):
+            lost.publish(f"{topic}/x", b"x", qos=1)
 
 
 def _session_options(version: int) -> dict[str, object]:
@@ -184,5 +185,12 @@ def test_backpressure_pauses_reading_and_drops_nothing(
         assert fast.session.inflight_count == 0 and fast.session.queued_count == 0
         # The subscriber read nothing so far: its queue filled and reading paused, yet every
         # message arrives, in order [MQTT-4.6.0-6].
-        assert [m.payload for m in slow.messages(len(payloads))] == payloads
+        first = slow.next_message()
+        assert slow.client.pending_messages <= len(payloads)
+        rest = slow.messages(len(payloads) - 1)
+        assert [m.payload for m in [first, *rest]] == payloads
+        assert slow.client.pending_messages == 0
+        assert slow.client.reading_paused is False
+        assert set(slow.client.subscriptions) == {topic}
+        assert (fast.client.inflight_count, fast.client.queued_count) == (0, 0)
 
