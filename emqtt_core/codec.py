@@ -285,56 +285,44 @@ _unpack_uint32 = UINT32.unpack_from
 _unpack_uint16 = UINT16.unpack_from
 
 
-# A property writer returns one encoded property (identifier and value), or all
-# the values of a repeatable one; it raises UsageError for a value the property
-# cannot carry. Each packet type has a table of the writers of the properties it
-# may carry, so one lookup both checks that a property is allowed and finds how
-# to encode it.
-_Writer = Callable[[object], bytes | bytearray]
+# A property writer appends one encoded property (identifier and value), or every
+# value of a repeatable one, to the packet's property bytes; it raises UsageError
+# for a value the property cannot carry. Each packet type has a table of the
+# writers of the properties it may carry, so one lookup both checks that a
+# property is allowed and finds how to encode it.
+_Writer = Callable[[object, bytearray], None]
 
 
 def _write_u16(pid: int, name: str) -> _Writer:
     pack = Struct(">BH").pack
-    if name in _NONZERO:
+    lowest = 1 if name in _NONZERO else 0
 
-        def write_nonzero(value: object) -> bytes:
-            try:
-                if value:
-                    return pack(pid, value)
-            except struct.error:
-                pass
-            raise UsageError(f"{name} must be an int from 1 to 65535, not {value!r}")
-
-        return write_nonzero
-
-    def write(value: object) -> bytes:
+    def write(value: object, out: bytearray) -> None:
         try:
-            return pack(pid, value)
+            if lowest and not value:
+                raise struct.error
+            out += pack(pid, value)
         except struct.error:
-            raise UsageError(f"{name} must be an int from 0 to 65535, not {value!r}") from None
+            raise UsageError(
+                f"{name} must be an int from {lowest} to 65535, not {value!r}"
+            ) from None
 
     return write
 
 
 def _write_u32(pid: int, name: str) -> _Writer:
     pack = Struct(">BI").pack
-    if name in _NONZERO:
+    lowest = 1 if name in _NONZERO else 0
 
-        def write_nonzero(value: object) -> bytes:
-            try:
-                if value:
-                    return pack(pid, value)
-            except struct.error:
-                pass
-            raise UsageError(f"{name} must be an int from 1 to 2**32-1, not {value!r}")
-
-        return write_nonzero
-
-    def write(value: object) -> bytes:
+    def write(value: object, out: bytearray) -> None:
         try:
-            return pack(pid, value)
+            if lowest and not value:
+                raise struct.error
+            out += pack(pid, value)
         except struct.error:
-            raise UsageError(f"{name} must be an int from 0 to 2**32-1, not {value!r}") from None
+            raise UsageError(
+                f"{name} must be an int from {lowest} to 2**32-1, not {value!r}"
+            ) from None
 
     return write
 
@@ -342,10 +330,10 @@ def _write_u32(pid: int, name: str) -> _Writer:
 def _write_byte(pid: int, name: str) -> _Writer:
     encoded = (bytes((pid, 0)), bytes((pid, 1)))
 
-    def write(value: object) -> bytes:
+    def write(value: object, out: bytearray) -> None:
         if value not in (0, 1) or type(value) not in (int, QoS, bool):
             raise UsageError(f"{name} must be 0 or 1, not {value!r}")
-        return encoded[value]
+        out += encoded[value]
 
     return write
 
@@ -353,10 +341,10 @@ def _write_byte(pid: int, name: str) -> _Writer:
 def _write_flag(pid: int, name: str) -> _Writer:
     encoded = (bytes((pid, 0)), bytes((pid, 1)))
 
-    def write(value: object) -> bytes:
+    def write(value: object, out: bytearray) -> None:
         if type(value) is not bool:
             raise UsageError(f"{name} must be a bool, not {value!r}")
-        return encoded[value]
+        out += encoded[value]
 
     return write
 
@@ -364,8 +352,8 @@ def _write_flag(pid: int, name: str) -> _Writer:
 def _write_str(pid: int, name: str) -> _Writer:
     prefix = BYTES[pid]
 
-    def write(value: object) -> bytes:
-        return prefix + encode_string(cast(str, value), name)
+    def write(value: object, out: bytearray) -> None:
+        out += prefix + encode_string(cast(str, value), name)
 
     return write
 
@@ -373,8 +361,8 @@ def _write_str(pid: int, name: str) -> _Writer:
 def _write_bin(pid: int, name: str) -> _Writer:
     prefix = BYTES[pid]
 
-    def write(value: object) -> bytes:
-        return prefix + encode_binary(cast(bytes, value), name)
+    def write(value: object, out: bytearray) -> None:
+        out += prefix + encode_binary(cast(bytes, value), name)
 
     return write
 
@@ -383,8 +371,7 @@ def _write_pairs(pid: int, name: str) -> _Writer:
     head = Struct(">BH").pack
     length = UINT16.pack
 
-    def write(value: object) -> bytearray:
-        out = bytearray()
+    def write(value: object, out: bytearray) -> None:
         try:
             for key, text in value:  # type: ignore[attr-defined]
                 key_bytes = key.encode()
@@ -399,7 +386,6 @@ def _write_pairs(pid: int, name: str) -> _Writer:
         except (TypeError, ValueError, AttributeError, struct.error):
             # struct.error: a string over 65535 bytes.
             raise UsageError(f"{name} must be a tuple of (name, value) string pairs") from None
-        return out
 
     return write
 
@@ -407,15 +393,13 @@ def _write_pairs(pid: int, name: str) -> _Writer:
 def _write_vbis(pid: int, name: str) -> _Writer:
     prefix = BYTES[pid]
 
-    def write(value: object) -> bytearray:
+    def write(value: object, out: bytearray) -> None:
         if not isinstance(value, tuple | list):
             raise UsageError(f"{name} must be a tuple of ints")
-        out = bytearray()
         for number in value:
             if type(number) is not int or not 0 < number <= MAX_VARIABLE_BYTE_INTEGER:
                 raise UsageError(f"{name} must be from 1 to 268435455, not {number!r}")
             out += prefix + variable_byte_integer(number)
-        return out
 
     return write
 
@@ -462,12 +446,14 @@ def _encode_properties(properties: Properties, writers: _Writers, where: str) ->
     )
     if not present:
         return _EMPTY_PROPERTIES
-    body = b""
+    # One bytearray that every writer appends to: linear however many
+    # properties (user properties especially) there are.
+    body = bytearray()
     for name, value in present.items():
         write = writers.get(name)
         if write is None:
             raise UsageError(f"property {name} is not allowed in {where}")
-        body += write(value)
+        write(value, body)
     size = len(body)
     return (BYTES[size] if size < 0x80 else variable_byte_integer(size)) + body
 
@@ -544,11 +530,7 @@ def _encode_publish(packet: Publish, version: ProtocolVersion) -> bytes:
         if properties is NO_PROPERTIES:
             props = _EMPTY_PROPERTIES
         else:
-            props = _encode_publish_properties(
-                properties.__dict__
-                if properties.__class__ is Properties
-                else _present(properties, "PUBLISH")  # raises the UsageError
-            )
+            props = _encode_properties(properties, _PUBLISH_WRITERS, "PUBLISH")
         if not size and properties.topic_alias is None:
             raise UsageError("PUBLISH: an empty topic needs a topic_alias [MQTT-3.3.2-1]")
         remaining = size + len(props) + len(payload) + (4 if qos else 2)
@@ -576,48 +558,6 @@ _pack_header_3: Final = Struct(">BBBH").pack
 _PUBLISH_FIRST_BYTES: Final = (0x30, 0x32, 0x34)
 
 
-def _encode_publish_properties(present: dict[str, object]) -> bytes:
-    """Encode PUBLISH properties: :func:`_encode_properties`, the common ones inline."""
-    if not present:
-        return _EMPTY_PROPERTIES
-    # A bytearray: appending to it is linear however many user properties there are.
-    body = bytearray()
-    for name, value in present.items():
-        if name == "user_property":
-            try:
-                for key, text in value:  # type: ignore[attr-defined]
-                    key_bytes = key.encode()
-                    text_bytes = text.encode()
-                    if "\x00" in key or "\x00" in text:
-                        raise ValueError
-                    body += (
-                        _USER_PROPERTY_HEAD(0x26, len(key_bytes))
-                        + key_bytes
-                        + _pack_uint16(len(text_bytes))
-                        + text_bytes
-                    )
-            except (TypeError, ValueError, AttributeError, struct.error):
-                # UnicodeEncodeError is a ValueError. The writer explains what is wrong.
-                _USER_PROPERTY_WRITER(value)
-                raise  # pragma: no cover - the writer refused the value
-        elif name == "message_expiry_interval":
-            try:
-                body += _MESSAGE_EXPIRY_INTERVAL(0x02, value)
-            except struct.error:
-                _PUBLISH_WRITERS[name](value)
-                raise  # pragma: no cover - the writer refused the value
-        else:
-            write = _PUBLISH_WRITERS.get(name)
-            if write is None:
-                raise UsageError(f"property {name} is not allowed in PUBLISH")
-            body += write(value)
-    size = len(body)
-    return (BYTES[size] if size < 0x80 else variable_byte_integer(size)) + body
-
-
-_USER_PROPERTY_HEAD: Final = Struct(">BH").pack
-_USER_PROPERTY_WRITER: Final = _PROPERTY_WRITERS["user_property"]
-_MESSAGE_EXPIRY_INTERVAL: Final = Struct(">BI").pack
 _pack_uint16: Final = UINT16.pack
 
 

@@ -9,7 +9,9 @@ incremental reader where it has one (our ``Decoder``, zmqtt's ``PacketBuffer``,
 gmqtt's framing and packet handler up to ``on_message``, without the PUBACK it
 hands to the client on the way; mqtt5 has only a one-shot ``read``, given a
 memoryview made once). Encode is from a packet object built beforehand to bytes
-(for mqtt5, ``packet.write()``).
+(for mqtt5, ``packet.write()``). The "floor" row builds the same objects and
+packs the same bytes with no parsing and no checks: what any pure-Python codec
+into these objects costs at the least. A last group times the common PUBACK.
 
 Run on demand (the normal test run ignores this directory)::
 
@@ -28,7 +30,7 @@ import pytest
 
 from emqtt_core.codec import Decoder, encode
 from emqtt_core.enums import QoS
-from emqtt_core.packets import Publish
+from emqtt_core.packets import PubAck, Publish
 from emqtt_core.properties import Properties
 
 # Each round runs the operation many times between two clock readings: with one
@@ -420,4 +422,44 @@ def test_codec(benchmark: Any, library: str, version: str, operation: str) -> No
     function = codecs[0] if operation == "decode" else codecs[1]
     benchmark.group = f"{operation} MQTT {version} QoS 1 PUBLISH, 256 B"
     benchmark.extra_info.update(library=library, version=version, operation=operation)
+    benchmark(function)
+
+
+PUBACK = PubAck(packet_id=PACKET_ID)
+
+
+def puback_codec(library: str) -> tuple[Callable[[], Any], Callable[[], bytes]]:
+    """Decode and encode a PUBACK of success without properties, the common acknowledgement."""
+    data = encode(PUBACK, 5)
+    if library == "emqtt":
+        decoder = Decoder(5)
+
+        def decode() -> Any:
+            decoder.feed(data)
+            return decoder.next_packet()
+
+        assert decode() == PUBACK
+        return decode, lambda: encode(PUBACK, 5)
+    import mqtt5
+
+    packet = mqtt5.PubAckPacket(packet_id=PACKET_ID)
+    view = memoryview(data)
+
+    def decode_mqtt5() -> Any:
+        return mqtt5.read(view)[0]
+
+    assert decode_mqtt5().packet_id == PACKET_ID
+    assert packet.write() == data
+    return decode_mqtt5, packet.write
+
+
+@pytest.mark.parametrize("library", ["emqtt", "mqtt5"])
+@pytest.mark.parametrize("operation", ["decode", "encode"])
+def test_puback(benchmark: Any, library: str, operation: str) -> None:
+    if library in PEERS:
+        pytest.importorskip(library)
+    codecs = puback_codec(library)
+    function = codecs[0] if operation == "decode" else codecs[1]
+    benchmark.group = f"{operation} MQTT 5 PUBACK"
+    benchmark.extra_info.update(library=library, version="5", operation=operation)
     benchmark(function)

@@ -744,3 +744,9 @@ def test_decoded_publish_is_a_real_publish() -> None:
         packet.topic = "x"  # type: ignore[misc]
     [ack] = decode_all(encode(PubComp(packet_id=4), V4), V4)
     assert type(ack) is PubComp
+    # The engine builds the Publish values it sends through the twin's constructor.
+    built: Any = _PublishFields("t", b"p", QoS.AT_LEAST_ONCE, True, False, 1, NO_PROPERTIES)
+    assert type(built) is Publish
+    assert built == Publish(
+        topic="t", payload=b"p", qos=QoS.AT_LEAST_ONCE, retain=True, packet_id=1
+    )
