@@ -719,13 +719,19 @@ class Client(ClientBase, StateViews):
                 driver.flush(now)
             driver.detach()
         deadline = time.monotonic() + CLOSE_TIMEOUT
-        while self._out and self._write_error is None and time.monotonic() < deadline:
+        if self._out and self._write_error is None:
             self._write_out()
-            if self._out:
-                selectors_ = self._selector
-                assert selectors_ is not None
-                self._update_interest()
-                selectors_.select(max(0.0, deadline - time.monotonic()))
+        if self._out and self._write_error is None:
+            # The last bytes wait for room in the socket, within CLOSE_TIMEOUT. Only
+            # writability wakes this wait: what the server still sends is not read any more.
+            with selectors.DefaultSelector() as writable:
+                writable.register(sock, selectors.EVENT_WRITE)
+                while self._out and self._write_error is None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    writable.select(remaining)
+                    self._write_out()
         self._drop_socket()
         self._close_deadline = None
         self._complete()
