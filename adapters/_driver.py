@@ -55,6 +55,7 @@ from emqtt_core.events import (
 from emqtt_core.events import (
     PublishFailed as PublishFailedEvent,
 )
+from emqtt_core.packets import Packet
 from emqtt_core.reason_codes import ReasonCode
 from emqtt_core.session import ClientSession
 
@@ -169,8 +170,17 @@ class ConnectionDriver:
         self.layer: Transport | None = None
         #: TCP and TLS: wire bytes are MQTT bytes, the layer is skipped on the hot path.
         self.passthrough = False
-        #: Writes wire bytes (one datagram per call for QUIC); set by the adapter.
+        #: Writes wire bytes (one datagram per call for QUIC); set by the adapter. It raises
+        #: when the bytes cannot be taken.
         self.writer: Callable[[bytes], object] = _no_writer
+        #: Whether the adapter's socket is closing, set by an adapter whose socket silently
+        #: drops what is written once it is (asyncio's transports): bytes are then not
+        #: written but reported as failed with `TransportClosed`.
+        self.writer_closing: Callable[[], bool] = _never
+        # Packets (with their sizes) a WebSocket or QUIC layer accepted and has not written
+        # out yet (telemetry only): reported as sent once the socket took the layer's bytes,
+        # as failed if that write fails or the connection ends first.
+        self._unwritten: list[tuple[Packet, int]] = []
         self.endpoint: Endpoint | None = None
         #: Waiter of the connection being established (resolved by CONNACK).
         self.connect_waiter: Waiter | None = None
@@ -251,6 +261,10 @@ class ConnectionDriver:
     def flush(self, now: float) -> int:
         """Write what the engine and the layer have for the network.
 
+        Telemetry: each MQTT packet is reported once, as ``send_data`` when its bytes were
+        handed to the socket's writer, or as ``send_data_failed`` (with its size) when the
+        write, the layer or the connection failed first.
+
         Returns:
             The number of MQTT bytes the engine produced.
         """
@@ -259,9 +273,11 @@ class ConnectionDriver:
         if self.passthrough:
             if data:
                 try:
+                    if self.writer_closing():
+                        raise TransportClosed("the connection is closing")
                     self.writer(data)
                 except Exception as exc:
-                    self._write_failed(len(data), exc, now)
+                    self._write_failed(exc, now)
                 else:
                     if self.emitter is not None:
                         self.emitter.sent(session.take_sent_packets())
@@ -272,27 +288,46 @@ class ConnectionDriver:
                     try:
                         layer.send(data, now)
                     except TransportClosed as exc:
-                        self._write_failed(len(data), exc, now)
+                        self._write_failed(exc, now)
                     else:
                         if self.emitter is not None:
-                            self.emitter.sent(session.take_sent_packets())
+                            self._unwritten += session.take_sent_packets()
                 try:
-                    for chunk in layer.wire_to_send(now):
-                        self.writer(chunk)
+                    chunks = layer.wire_to_send(now)
+                    if chunks:
+                        if self.writer_closing():
+                            raise TransportClosed("the connection is closing")
+                        for chunk in chunks:
+                            self.writer(chunk)
                 except Exception as exc:
-                    self._write_failed(0, exc, now)
+                    self._write_failed(exc, now)
+                else:
+                    # Before the handshake completes the layer keeps the MQTT bytes (a
+                    # WebSocket upgrade in progress) or holds them in the QUIC stream; after
+                    # it, what the layer accepted is in the chunks just written.
+                    if self._unwritten and layer.established:
+                        assert self.emitter is not None
+                        unwritten, self._unwritten = self._unwritten, []
+                        self.emitter.sent(unwritten)
         self.process_events()
         return len(data)
 
-    def _write_failed(self, size: int, exc: BaseException, now: float) -> None:
-        if self.emitter is not None:
-            self.session.take_sent_packets()
-            self.emitter.send_failed(size, exc)
+    def _write_failed(self, exc: BaseException, now: float) -> None:
+        self._report_failed(exc)
         if self.socket_error is None:
             self.socket_error = exc
         if not self._eof_given:
             self._eof_given = True
             self.session.receive_eof(now)
+
+    def _report_failed(self, exc: BaseException) -> None:
+        """Telemetry: every packet not reported as sent yet failed with ``exc``."""
+        emitter = self.emitter
+        if emitter is not None:
+            failed, self._unwritten = self._unwritten, []
+            failed += self.session.take_sent_packets()
+            for _, size in failed:
+                emitter.send_failed(size, exc)
 
     def close_layer(self, now: float) -> None:
         """Close the current layer gracefully (WebSocket close frame, QUIC FIN); then `flush`
@@ -307,9 +342,16 @@ class ConnectionDriver:
 
     def detach(self) -> None:
         """Forget the current layer (its socket is closed)."""
+        if self._unwritten:
+            # The layer never wrote them out (the upgrade or the handshake did not complete).
+            layer = self.layer
+            error = TransportClosed("the connection closed before these bytes were written")
+            error.__cause__ = layer.error if layer is not None else None
+            self._report_failed(error)
         self.layer = None
         self.passthrough = False
         self.writer = _no_writer
+        self.writer_closing = _never
 
     # -- timers --------------------------------------------------------------------------------
 
@@ -515,3 +557,7 @@ def is_redirect(event: ConnectionClosed) -> bool:
 
 def _no_writer(data: bytes) -> None:
     raise TransportClosed("no connection")
+
+
+def _never() -> bool:
+    return False

@@ -326,6 +326,8 @@ class Client(ClientBase):
         driver = self._driver
         # asyncio's UDP transport does not derive from DatagramTransport: look the method up.
         driver.writer = getattr(transport, "sendto" if layer.datagram else "write")
+        # A closing asyncio transport drops writes without an error.
+        driver.writer_closing = transport.is_closing
         driver.start(layer, endpoint, loop.time(), waiter)
         self._flush()
         try:

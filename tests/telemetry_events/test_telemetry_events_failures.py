@@ -79,11 +79,6 @@ def test_send_data_failed_when_the_socket_refuses_the_write(
     assert failed.metadata["socket_type"] == "tcp"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="asyncio transports drop writes made after close() without an error, and the "
-    "client reports those bytes as sent (send_data) instead of send_data_failed",
-)
 def test_send_data_failed_when_the_socket_closed_under_the_client(
     endpoint: BrokerEndpoint,
 ) -> None:
