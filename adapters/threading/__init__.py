@@ -16,56 +16,11 @@ for the options.
 
 from __future__ import annotations
 
-from adapters._client import ClientOptions
-from adapters._lifecycle import Status
-from adapters._message import PublishResult, ReasonCodes
-from adapters._reconnect import ReconnectPolicy
-from adapters._telemetry import EVENT_NAMES as TELEMETRY_EVENTS
-from adapters.errors import (
-    AckTimeout,
-    ClientClosed,
-    ClientError,
-    ConnackRefused,
-    ConnectError,
-    ConnectionFailed,
-    ConnectionLost,
-    ConnectionRefused,
-    ConnectTimeout,
-    InvalidOptions,
-    PublishFailed,
-    TLSHostnameMismatch,
-    TLSVerificationFailed,
-)
+from adapters import _exports, errors
+from adapters._exports import *  # noqa: F403  (the names every adapter shares)
+from adapters.errors import *  # noqa: F403  (every client error)
 from adapters.threading._client import Client, Message, Pending
-from emqtt_core.packets import Subscription, Will
-from emqtt_core.properties import Properties
-from emqtt_core.reason_codes import ReasonCode
 
-__all__ = [
-    "TELEMETRY_EVENTS",
-    "AckTimeout",
-    "Client",
-    "ClientClosed",
-    "ClientError",
-    "ClientOptions",
-    "ConnackRefused",
-    "ConnectError",
-    "ConnectTimeout",
-    "ConnectionFailed",
-    "ConnectionLost",
-    "ConnectionRefused",
-    "InvalidOptions",
-    "Message",
-    "Pending",
-    "Properties",
-    "PublishFailed",
-    "PublishResult",
-    "ReasonCode",
-    "ReasonCodes",
-    "ReconnectPolicy",
-    "Status",
-    "Subscription",
-    "TLSHostnameMismatch",
-    "TLSVerificationFailed",
-    "Will",
-]
+__all__ = ["Client", "Message", "Pending"]
+__all__ += _exports.__all__
+__all__ += errors.__all__
