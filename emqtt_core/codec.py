@@ -504,10 +504,10 @@ def _encode_publish(packet: Publish, version: ProtocolVersion) -> bytes:
     if "+" in topic or "#" in topic or "\x00" in topic or size > MAX_TWO_BYTE:
         validate_topic_name(topic)
     payload = packet.payload
-    if payload.__class__ is not bytes:
+    if type(payload) is not bytes:
         payload = as_bytes(payload, "payload")
     qos: int = packet.qos
-    if qos.__class__ is not QoS:
+    if type(qos) is not QoS:
         qos = _qos(qos, "PUBLISH")
     packet_id = packet.packet_id
     first = _PUBLISH_FIRST_BYTES[qos]
@@ -555,11 +555,9 @@ def _encode_publish(packet: Publish, version: ProtocolVersion) -> bytes:
 # Fixed header with a one- or two-byte remaining length, and the topic length.
 _pack_header_2: Final = Struct(">BBH").pack
 _pack_header_3: Final = Struct(">BBBH").pack
-_PUBLISH_FIRST_BYTES: Final = (0x30, 0x32, 0x34)
-
-
 _pack_uint16: Final = UINT16.pack
-
+# The first byte of a PUBLISH by QoS, before DUP and RETAIN are added.
+_PUBLISH_FIRST_BYTES: Final = (0x30, 0x32, 0x34)
 
 _PUBLISH_WRITERS: Final = _WRITERS[PacketType.PUBLISH]
 _PUBLISH_TABLE: Final = _TABLES[PacketType.PUBLISH]
