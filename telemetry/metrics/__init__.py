@@ -27,10 +27,13 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, ClassVar, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, TypedDict, TypeVar
 
 from telemetry._core import EventName, validate_event_name
 from telemetry.metrics._units import BYTE_UNITS, TIME_UNITS, converter
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "BYTE_UNITS",
@@ -39,6 +42,7 @@ __all__ = [
     "Distribution",
     "LastValue",
     "Metric",
+    "MetricOptions",
     "Sum",
     "Summary",
     "counter",
@@ -256,20 +260,45 @@ def _predicate(
     return lambda metadata, _measurements: not function(metadata)
 
 
-def _define(
-    cls: type[Metric],
-    name: str | Sequence[str],
-    *,
-    event_name: EventName | None,
-    measurement: MeasurementSpec | None,
-    tags: TagsSpec,
-    tag_values: Callable[[Metadata], Mapping[str, Any]] | None,
-    keep: Predicate | None,
-    drop: Predicate | None,
-    description: str | None,
-    unit: Unit,
-    reporter_options: Mapping[str, Any] | None,
-) -> Metric:
+class MetricOptions(TypedDict, total=False):
+    """The keyword options of every metric constructor (:func:`counter`, :func:`sum`,
+    :func:`last_value`, :func:`summary`, :func:`distribution`); all are optional."""
+
+    event_name: EventName | None
+    """The event that feeds the metric; by default the metric name without its last segment."""
+    measurement: MeasurementSpec | None
+    """A measurement key, or a function of the measurements (or of the measurements and the
+    metadata); by default the last segment of the metric name."""
+    tags: TagsSpec
+    """Metadata keys that become tags, or a function of the metadata that returns the tags."""
+    tag_values: Callable[[Metadata], Mapping[str, Any]] | None
+    """With tag keys: a function of the metadata whose result the keys are read from."""
+    keep: Predicate | None
+    """Only events it is true for count (a function of the metadata, or of the metadata and
+    the measurements)."""
+    drop: Predicate | None
+    """Events it is true for do not count; not together with ``keep``."""
+    description: str | None
+    unit: Unit
+    """The unit (``"unit"`` by default), or a ``(from, to)`` conversion such as
+    ``("native", "millisecond")``."""
+    reporter_options: Mapping[str, Any] | None
+    """Options for reporters, such as ``{"buckets": [...]}`` for a distribution."""
+
+
+_M = TypeVar("_M", bound=Metric)
+
+
+def _define(cls: type[_M], name: str | Sequence[str], options: MetricOptions) -> _M:
+    unknown = options.keys() - MetricOptions.__optional_keys__
+    if unknown:
+        raise TypeError(f"{cls.kind}() got an unexpected keyword argument {min(unknown)!r}")
+    event_name = options.get("event_name")
+    measurement = options.get("measurement")
+    tags = options.get("tags", ())
+    tag_values = options.get("tag_values")
+    unit = options.get("unit", "unit")
+    reporter_options = options.get("reporter_options")
     segments = _parse_name(name)
     if event_name is None:
         if len(segments) < 2:
@@ -314,125 +343,36 @@ def _define(
         measurement=measurement,
         tags=tag_keys,
         tag_function=tag_function,
-        description=description or "",
+        description=options.get("description") or "",
         unit=target,
         reporter_options=MappingProxyType(dict(reporter_options or _NO_OPTIONS)),
-        keep=_predicate(keep, drop),
+        keep=_predicate(options.get("keep"), options.get("drop")),
         _extract=_extractor(measurement, convert),
         _tag_values=tag_values,
     )
 
 
-def counter(
-    name: str | Sequence[str],
-    *,
-    event_name: EventName | None = None,
-    measurement: MeasurementSpec | None = None,
-    tags: TagsSpec = (),
-    tag_values: Callable[[Metadata], Mapping[str, Any]] | None = None,
-    keep: Predicate | None = None,
-    drop: Predicate | None = None,
-    description: str | None = None,
-    unit: Unit = "unit",
-    reporter_options: Mapping[str, Any] | None = None,
-) -> Counter:
+def counter(name: str | Sequence[str], **options: Unpack[MetricOptions]) -> Counter:
     """Define a counter: the number of events whose measurement is present."""
-    metric = _define(
-        Counter, name, event_name=event_name, measurement=measurement, tags=tags,
-        tag_values=tag_values, keep=keep, drop=drop, description=description, unit=unit,
-        reporter_options=reporter_options,
-    )
-    assert isinstance(metric, Counter)
-    return metric
+    return _define(Counter, name, options)
 
 
-def sum(  # the telemetry_metrics name: use it qualified, as metrics.sum
-    name: str | Sequence[str],
-    *,
-    event_name: EventName | None = None,
-    measurement: MeasurementSpec | None = None,
-    tags: TagsSpec = (),
-    tag_values: Callable[[Metadata], Mapping[str, Any]] | None = None,
-    keep: Predicate | None = None,
-    drop: Predicate | None = None,
-    description: str | None = None,
-    unit: Unit = "unit",
-    reporter_options: Mapping[str, Any] | None = None,
-) -> Sum:
+# The telemetry_metrics name: use it qualified, as metrics.sum.
+def sum(name: str | Sequence[str], **options: Unpack[MetricOptions]) -> Sum:
     """Define a sum: the running total of the measurement."""
-    metric = _define(
-        Sum, name, event_name=event_name, measurement=measurement, tags=tags,
-        tag_values=tag_values, keep=keep, drop=drop, description=description, unit=unit,
-        reporter_options=reporter_options,
-    )
-    assert isinstance(metric, Sum)
-    return metric
+    return _define(Sum, name, options)
 
 
-def last_value(
-    name: str | Sequence[str],
-    *,
-    event_name: EventName | None = None,
-    measurement: MeasurementSpec | None = None,
-    tags: TagsSpec = (),
-    tag_values: Callable[[Metadata], Mapping[str, Any]] | None = None,
-    keep: Predicate | None = None,
-    drop: Predicate | None = None,
-    description: str | None = None,
-    unit: Unit = "unit",
-    reporter_options: Mapping[str, Any] | None = None,
-) -> LastValue:
+def last_value(name: str | Sequence[str], **options: Unpack[MetricOptions]) -> LastValue:
     """Define a last value (a gauge): the measurement of the latest event."""
-    metric = _define(
-        LastValue, name, event_name=event_name, measurement=measurement, tags=tags,
-        tag_values=tag_values, keep=keep, drop=drop, description=description, unit=unit,
-        reporter_options=reporter_options,
-    )
-    assert isinstance(metric, LastValue)
-    return metric
+    return _define(LastValue, name, options)
 
 
-def summary(
-    name: str | Sequence[str],
-    *,
-    event_name: EventName | None = None,
-    measurement: MeasurementSpec | None = None,
-    tags: TagsSpec = (),
-    tag_values: Callable[[Metadata], Mapping[str, Any]] | None = None,
-    keep: Predicate | None = None,
-    drop: Predicate | None = None,
-    description: str | None = None,
-    unit: Unit = "unit",
-    reporter_options: Mapping[str, Any] | None = None,
-) -> Summary:
+def summary(name: str | Sequence[str], **options: Unpack[MetricOptions]) -> Summary:
     """Define a summary: statistics of the measurement, as the reporter computes them."""
-    metric = _define(
-        Summary, name, event_name=event_name, measurement=measurement, tags=tags,
-        tag_values=tag_values, keep=keep, drop=drop, description=description, unit=unit,
-        reporter_options=reporter_options,
-    )
-    assert isinstance(metric, Summary)
-    return metric
+    return _define(Summary, name, options)
 
 
-def distribution(
-    name: str | Sequence[str],
-    *,
-    event_name: EventName | None = None,
-    measurement: MeasurementSpec | None = None,
-    tags: TagsSpec = (),
-    tag_values: Callable[[Metadata], Mapping[str, Any]] | None = None,
-    keep: Predicate | None = None,
-    drop: Predicate | None = None,
-    description: str | None = None,
-    unit: Unit = "unit",
-    reporter_options: Mapping[str, Any] | None = None,
-) -> Distribution:
+def distribution(name: str | Sequence[str], **options: Unpack[MetricOptions]) -> Distribution:
     """Define a distribution (histogram); buckets go in ``reporter_options["buckets"]``."""
-    metric = _define(
-        Distribution, name, event_name=event_name, measurement=measurement, tags=tags,
-        tag_values=tag_values, keep=keep, drop=drop, description=description, unit=unit,
-        reporter_options=reporter_options,
-    )
-    assert isinstance(metric, Distribution)
-    return metric
+    return _define(Distribution, name, options)
