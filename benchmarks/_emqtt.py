@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
-from adapters.asyncio import Client, PublishResult
+from adapters.asyncio import Client
 
 
 async def publish(
@@ -25,17 +26,33 @@ async def publish(
     async with Client(
         host, port, protocol_version=4, client_id=f"emqtt-pub{qos}", max_inflight=window
     ) as client:
-        pending: deque[asyncio.Future[PublishResult]] = deque()
-        start = time.perf_counter()
-        for _ in range(count):
-            pending.append(client.publish_nowait(topic, payload, qos=qos))
-            if len(pending) >= window:
-                await pending.popleft()
-        while pending:
+        return await pipelined(client, topic, payload, count=count, qos=qos, window=window)
+
+
+class AsyncPublisher(Protocol):
+    """What `pipelined` needs of a client: the asyncio and the anyio clients both fit."""
+
+    def publish_nowait(self, topic: str, payload: bytes, *, qos: int) -> Awaitable[Any]: ...
+
+    async def publish(self, topic: str, payload: bytes, *, qos: int) -> Any: ...
+
+
+async def pipelined(
+    client: AsyncPublisher, topic: str, payload: bytes, *, count: int, qos: int, window: int
+) -> float:
+    """The timed part of `publish` on a connected async client: ``count`` publishes with at
+    most ``window`` unfinished, then (QoS 0) a QoS 1 fence; returns the seconds it took."""
+    pending: deque[Awaitable[Any]] = deque()
+    start = time.perf_counter()
+    for _ in range(count):
+        pending.append(client.publish_nowait(topic, payload, qos=qos))
+        if len(pending) >= window:
             await pending.popleft()
-        if qos == 0:
-            await client.publish("bench/fence", payload, qos=1)
-        return time.perf_counter() - start
+    while pending:
+        await pending.popleft()
+    if qos == 0:
+        await client.publish("bench/fence", payload, qos=1)
+    return time.perf_counter() - start
 
 
 async def receive(

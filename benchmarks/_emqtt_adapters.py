@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+import _emqtt
 import anyio
 
 from adapters import anyio as anyio_adapter
@@ -61,17 +62,9 @@ def publish(
 
     async def run() -> float:
         async with anyio_adapter.Client(host, port, **options) as mqtt:
-            waiting: deque[anyio_adapter.Pending] = deque()
-            start = time.perf_counter()
-            for _ in range(count):
-                waiting.append(mqtt.publish_nowait(topic, payload, qos=qos))
-                if len(waiting) >= window:
-                    await waiting.popleft()
-            while waiting:
-                await waiting.popleft()
-            if qos == 0:
-                await mqtt.publish("bench/fence", payload, qos=1)
-            return time.perf_counter() - start
+            return await _emqtt.pipelined(
+                mqtt, topic, payload, count=count, qos=qos, window=window
+            )
 
     seconds: float = anyio.run(run, backend=backend)
     return seconds
