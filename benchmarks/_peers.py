@@ -21,6 +21,27 @@ from gmqtt.mqtt.constants import MQTTv311
 STALL_TIMEOUT = 60.0
 
 
+class _Counting:
+    """Counts messages in ``on_message`` and times the first and the last; sets ``done`` once
+    ``target`` arrived. The subscribers below set these attributes when they start."""
+
+    received: int
+    first: float
+    last: float
+    target: int
+    done: threading.Event | asyncio.Event
+
+    def _on_message(self, *args: Any) -> None:
+        # Both subscribe with QoS 0, where gmqtt reads no reason code from the result.
+        now = time.perf_counter()
+        if not self.received:
+            self.first = now
+        self.received += 1
+        self.last = now
+        if self.received >= self.target:
+            self.done.set()
+
+
 # -- paho-mqtt ---------------------------------------------------------------------------------
 
 
@@ -73,8 +94,10 @@ def paho_publish(
     return elapsed
 
 
-class PahoSubscriber:
+class PahoSubscriber(_Counting):
     """A paho subscriber counting messages in ``on_message``."""
+
+    done: threading.Event
 
     def __init__(self, host: str, port: int, topic: str) -> None:
         self.client = _paho_client("paho-sub")
@@ -89,15 +112,6 @@ class PahoSubscriber:
         self.client.subscribe(topic, 0)
         if not subscribed.wait(STALL_TIMEOUT):
             raise TimeoutError("paho did not subscribe")
-
-    def _on_message(self, *args: Any) -> None:
-        now = time.perf_counter()
-        if not self.received:
-            self.first = now
-        self.received += 1
-        self.last = now
-        if self.received >= self.target:
-            self.done.set()
 
     def receive(self, count: int, idle_timeout: float) -> tuple[int, float]:
         """Wait for ``count`` messages (or the flow to stop for ``idle_timeout`` s)."""
@@ -160,8 +174,10 @@ async def gmqtt_publish(
     return elapsed
 
 
-class GmqttSubscriber:
+class GmqttSubscriber(_Counting):
     """A gmqtt subscriber counting messages in ``on_message``."""
+
+    done: asyncio.Event
 
     async def start(self, host: str, port: int, topic: str) -> None:
         """Connect and subscribe."""
@@ -176,16 +192,6 @@ class GmqttSubscriber:
         await self.client.connect(host, port, version=MQTTv311)
         self.client.subscribe(topic, qos=0)
         await asyncio.wait_for(subscribed.wait(), STALL_TIMEOUT)
-
-    def _on_message(self, *args: Any) -> int:
-        now = time.perf_counter()
-        if not self.received:
-            self.first = now
-        self.received += 1
-        self.last = now
-        if self.received >= self.target:
-            self.done.set()
-        return 0
 
     async def receive(self, count: int, idle_timeout: float) -> tuple[int, float]:
         """Wait for ``count`` messages (or the flow to stop for ``idle_timeout`` s)."""
