@@ -1432,11 +1432,9 @@ class Decoder:
                 length = buffer[pos] if pos < end else 0x80
                 if not length:  # the common case: no properties
                     pos += 1
-                elif length < 0x80 and pos + 1 + length <= end:
-                    properties = _read_properties(
-                        buffer, pos + 1, pos + 1 + length, _PUBLISH_TABLE, "PUBLISH"
-                    )
-                    pos += 1 + length
+                elif length < 0x80 and (stop := pos + 1 + length) <= end:
+                    properties = _read_properties(buffer, pos + 1, stop, _PUBLISH_TABLE, "PUBLISH")
+                    pos = stop
                 else:
                     properties, pos = _decode_properties(
                         buffer, pos, end, _PUBLISH_TABLE, "PUBLISH"

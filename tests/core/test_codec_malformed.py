@@ -79,6 +79,8 @@ CASES: list[tuple[str, ProtocolVersion | None, bytes, type[ProtocolError], Reaso
     ("AUTH reserved in v3", V3, b"\xf0\x00", MalformedPacket, MALFORMED),
     ("MQTT-2.2.2-2 PINGREQ flags", V4, b"\xc1\x00", MalformedPacket, MALFORMED),
     ("MQTT-3.6.1-1 PUBREL flags", V4, b"\x60\x02\x00\x01", MalformedPacket, MALFORMED),
+    ("MQTT-2.2.2-2 PUBACK flags", V5, b"\x42\x02\x00\x01", MalformedPacket, MALFORMED),
+    ("MQTT-2.2.2-2 PUBCOMP flags", V4, b"\x71\x02\x00\x01", MalformedPacket, MALFORMED),
     (
         "MQTT-3.8.1-1 SUBSCRIBE flags",
         V4,
