@@ -43,13 +43,7 @@ def endpoint(request: pytest.FixtureRequest, transport: str) -> dict[str, Any]:
             "transport": "quic",
             "ssl_context": broker.client_ssl_context(),
         }
-    ports = {
-        "tcp": broker.tcp_port,
-        "ssl": broker.ssl_port,
-        "ws": broker.ws_port,
-        "wss": broker.wss_port,
-    }
-    options: dict[str, Any] = {"host": broker.host, "port": ports[transport],
+    options: dict[str, Any] = {"host": broker.host, "port": broker.port_for(transport),
                                "transport": transport}
     if transport in ("ssl", "wss"):
         options["ssl_context"] = broker.client_ssl_context()

@@ -176,8 +176,7 @@ def test_sample_runs(sample: Sample, mosquitto_factory: object, tmp_path: Path) 
     assert callable(mosquitto_factory)
     broker = mosquitto_factory()
     assert isinstance(broker, Mosquitto)
-    ports = {"tcp": broker.tcp_port, "ssl": broker.ssl_port, "ws": broker.ws_port,
-             "wss": broker.wss_port}
+    ports = {transport: broker.port_for(transport) for transport in ("tcp", "ssl", "ws", "wss")}
     relay: QuicRelay | None = None
     if sample.uses_quic:
         relay = QuicRelay(broker.host, broker.tcp_port, broker.tls)

@@ -152,6 +152,15 @@ class Mosquitto:
         """Process id of the running broker, or None."""
         return self._process.pid if self.running and self._process else None
 
+    def port_for(self, transport: str) -> int:
+        """The port of this broker's listener for ``tcp``, ``ssl``, ``ws`` or ``wss``."""
+        return {
+            "tcp": self.tcp_port,
+            "ssl": self.ssl_port,
+            "ws": self.ws_port,
+            "wss": self.wss_port,
+        }[transport]
+
     def client_ssl_context(self, *, client_cert: bool = False) -> ssl.SSLContext:
         """A verifying client `ssl.SSLContext` for this broker's CA (hostname checked).
 

@@ -82,13 +82,7 @@ def make_endpoint(request: pytest.FixtureRequest, transport: str) -> BrokerEndpo
         relay = request.getfixturevalue("quic_relay")
         host, port = relay.host, relay.port
     else:
-        host = broker.host
-        port = {
-            "tcp": broker.tcp_port,
-            "ssl": broker.ssl_port,
-            "ws": broker.ws_port,
-            "wss": broker.wss_port,
-        }[transport]
+        host, port = broker.host, broker.port_for(transport)
     return BrokerEndpoint(transport, host, port, context, module, socket_type)
 
 

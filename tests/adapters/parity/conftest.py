@@ -50,14 +50,8 @@ def _target(request: pytest.FixtureRequest, broker: Mosquitto, transport: str) -
     if transport == "quic":
         relay: QuicRelay = request.getfixturevalue("quic_relay")
         return Target("quic", relay.host, relay.port, broker.client_ssl_context())
-    port = {
-        "tcp": broker.tcp_port,
-        "ssl": broker.ssl_port,
-        "ws": broker.ws_port,
-        "wss": broker.wss_port,
-    }[transport]
     context = broker.client_ssl_context() if transport in ("ssl", "wss") else None
-    return Target(transport, broker.host, port, context)
+    return Target(transport, broker.host, broker.port_for(transport), context)
 
 
 @pytest.fixture(params=TRANSPORTS)

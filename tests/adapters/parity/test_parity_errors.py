@@ -139,14 +139,8 @@ def test_connack_refused(
         relay: QuicRelay = request.getfixturevalue("strict_relay")
         target = Target("quic", relay.host, relay.port, broker.client_ssl_context())
     else:
-        port = {
-            "tcp": broker.tcp_port,
-            "ssl": broker.ssl_port,
-            "ws": broker.ws_port,
-            "wss": broker.wss_port,
-        }[transport]
         context = broker.client_ssl_context() if transport in ("ssl", "wss") else None
-        target = Target(transport, broker.host, port, context)
+        target = Target(transport, broker.host, broker.port_for(transport), context)
     client = adapter.new(target, protocol_version=version)
     with pytest.raises(ConnackRefused) as raised:
         client.connect()
