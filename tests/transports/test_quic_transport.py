@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import ssl
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aioquic.quic import events
@@ -110,6 +111,24 @@ class MemoryQuicServer:
 # -- configuration ----------------------------------------------------------------------------
 
 
+def _client(tls_material: TLSMaterial, **configuration: Any) -> QuicTransport:
+    """A client transport for `MemoryQuicServer`, trusting the test CA."""
+    return QuicTransport(
+        quic_configuration("localhost", cafile=tls_material.ca_file, **configuration),
+        SERVER_ADDRESS,
+    )
+
+
+def _streaming(tls_material: TLSMaterial) -> tuple[QuicTransport, MemoryQuicServer]:
+    """A client past its handshake whose CONNECT reached the server on stream 0."""
+    client = _client(tls_material)
+    pair = MemoryQuicServer(client, tls_material)
+    pair.handshake()
+    client.send(CONNECT_311, pair.now)
+    pair.exchange()
+    return client, pair
+
+
 def test_quic_transport_is_a_transport(tls_material: TLSMaterial) -> None:
     transport: Transport = QuicTransport(
         quic_configuration("localhost", cafile=tls_material.ca_file), SERVER_ADDRESS
@@ -212,9 +231,7 @@ def test_unanswered_handshake_times_out_in_virtual_time() -> None:
 
 
 def test_alpn_other_than_mqtt_is_refused(tls_material: TLSMaterial) -> None:
-    client = QuicTransport(
-        quic_configuration("localhost", cafile=tls_material.ca_file), SERVER_ADDRESS
-    )
+    client = _client(tls_material)
     pair = MemoryQuicServer(client, tls_material, alpn="h3")
     pair.handshake()
     assert not client.established
@@ -223,9 +240,7 @@ def test_alpn_other_than_mqtt_is_refused(tls_material: TLSMaterial) -> None:
 
 
 def test_server_without_alpn_is_refused(tls_material: TLSMaterial) -> None:
-    client = QuicTransport(
-        quic_configuration("localhost", cafile=tls_material.ca_file), SERVER_ADDRESS
-    )
+    client = _client(tls_material)
     pair = MemoryQuicServer(client, tls_material, alpn=None)
     pair.handshake()
     assert not client.established
@@ -236,10 +251,7 @@ def test_server_without_alpn_is_refused(tls_material: TLSMaterial) -> None:
 
 
 def test_idle_timeout_after_the_handshake(tls_material: TLSMaterial) -> None:
-    client = QuicTransport(
-        quic_configuration("localhost", cafile=tls_material.ca_file, idle_timeout=30.0),
-        SERVER_ADDRESS,
-    )
+    client = _client(tls_material, idle_timeout=30.0)
     pair = MemoryQuicServer(client, tls_material)
     pair.handshake()
     assert client.established
@@ -256,9 +268,7 @@ def test_idle_timeout_after_the_handshake(tls_material: TLSMaterial) -> None:
 
 
 def test_data_before_the_handshake_waits_in_the_stream(tls_material: TLSMaterial) -> None:
-    client = QuicTransport(
-        quic_configuration("localhost", cafile=tls_material.ca_file), SERVER_ADDRESS
-    )
+    client = _client(tls_material)
     pair = MemoryQuicServer(client, tls_material)
     client.start(0.0)
     client.send(CONNECT_311, 0.0)
@@ -269,13 +279,7 @@ def test_data_before_the_handshake_waits_in_the_stream(tls_material: TLSMaterial
 
 
 def test_server_opened_streams_are_refused(tls_material: TLSMaterial) -> None:
-    client = QuicTransport(
-        quic_configuration("localhost", cafile=tls_material.ca_file), SERVER_ADDRESS
-    )
-    pair = MemoryQuicServer(client, tls_material)
-    pair.handshake()
-    client.send(CONNECT_311, pair.now)
-    pair.exchange()
+    client, pair = _streaming(tls_material)
     stream = pair.quic.get_next_available_stream_id()  # 1: server-initiated bidirectional
     pair.quic.send_stream_data(stream, b"\x30\x03\x00\x01x")
     pair.quic.send_stream_data(0, CONNACK_ACCEPTED)
@@ -287,13 +291,7 @@ def test_server_opened_streams_are_refused(tls_material: TLSMaterial) -> None:
 
 
 def test_server_stream_reset_closes_with_an_error(tls_material: TLSMaterial) -> None:
-    client = QuicTransport(
-        quic_configuration("localhost", cafile=tls_material.ca_file), SERVER_ADDRESS
-    )
-    pair = MemoryQuicServer(client, tls_material)
-    pair.handshake()
-    client.send(CONNECT_311, pair.now)
-    pair.exchange()
+    client, pair = _streaming(tls_material)
     pair.quic.reset_stream(0, 0x42)
     pair.exchange()
     assert isinstance(client.error, TransportClosed)
@@ -304,13 +302,7 @@ def test_server_stream_reset_closes_with_an_error(tls_material: TLSMaterial) -> 
 
 
 def test_server_stop_sending_closes_with_an_error(tls_material: TLSMaterial) -> None:
-    client = QuicTransport(
-        quic_configuration("localhost", cafile=tls_material.ca_file), SERVER_ADDRESS
-    )
-    pair = MemoryQuicServer(client, tls_material)
-    pair.handshake()
-    client.send(CONNECT_311, pair.now)
-    pair.exchange()
+    client, pair = _streaming(tls_material)
     pair.quic.stop_stream(0, 0x7)
     pair.exchange()
     assert isinstance(client.error, TransportClosed)
@@ -318,9 +310,7 @@ def test_server_stop_sending_closes_with_an_error(tls_material: TLSMaterial) -> 
 
 
 def test_server_connection_close_is_known_at_once(tls_material: TLSMaterial) -> None:
-    client = QuicTransport(
-        quic_configuration("localhost", cafile=tls_material.ca_file), SERVER_ADDRESS
-    )
+    client = _client(tls_material)
     pair = MemoryQuicServer(client, tls_material)
     pair.handshake()
     pair.quic.close(error_code=0x0A, reason_phrase="protocol violation")
@@ -333,9 +323,7 @@ def test_server_connection_close_is_known_at_once(tls_material: TLSMaterial) -> 
 
 
 def test_graceful_close_ends_the_stream_then_the_connection(tls_material: TLSMaterial) -> None:
-    client = QuicTransport(
-        quic_configuration("localhost", cafile=tls_material.ca_file), SERVER_ADDRESS
-    )
+    client = _client(tls_material)
     pair = MemoryQuicServer(client, tls_material)
     pair.handshake()
     client.send(DISCONNECT, pair.now)
