@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from asyncio_support import TRANSPORTS, endpoint, make_client, next_message, run, unique_topic
+from support.telemetry_metadata import MODULES, SOCKET_TYPES
 
 from adapters._driver import ConnectionDriver
 from adapters._options import Endpoint
@@ -17,14 +18,6 @@ from emqtt_core.packets import Connect, Publish
 from telemetry.testing import CapturedEvent, capture
 
 COMMON_KEYS = {"client_id", "socket_type", "connection_module", "protocol_version", "pid"}
-SOCKET_TYPES = {"tcp": "tcp", "ssl": "ssl", "ws": "websocket", "wss": "websocket", "quic": "quic"}
-MODULES = {
-    "tcp": "adapters.transports.tcp",
-    "ssl": "adapters.transports.tcp",
-    "ws": "adapters.transports.websocket",
-    "wss": "adapters.transports.websocket",
-    "quic": "adapters.transports.quic",
-}
 
 
 @pytest.mark.broker

@@ -60,22 +60,14 @@ class BrokerEndpoint:
         return ("emqtt", "socket", "recv_data")
 
 
-_MODULES = {
-    "tcp": ("adapters.transports.tcp", "tcp"),
-    "ssl": ("adapters.transports.tcp", "ssl"),
-    "ws": ("adapters.transports.websocket", "websocket"),
-    "wss": ("adapters.transports.websocket", "websocket"),
-    "quic": ("adapters.transports.quic", "quic"),
-}
-
-
 def make_endpoint(request: pytest.FixtureRequest, transport: str) -> BrokerEndpoint:
     """The private broker's endpoint for ``transport`` (starting the QUIC relay if needed)."""
     from support.broker import Mosquitto
+    from support.telemetry_metadata import MODULES, SOCKET_TYPES
 
     broker = request.getfixturevalue("mosquitto")
     assert isinstance(broker, Mosquitto)
-    module, socket_type = _MODULES[transport]
+    module, socket_type = MODULES[transport], SOCKET_TYPES[transport]
     secure = transport in ("ssl", "wss", "quic")
     context = broker.client_ssl_context() if secure else None
     if transport == "quic":

@@ -10,6 +10,7 @@ import pytest
 from parity_facade import Adapter, Target, unique
 from support.broker import Mosquitto
 from support.quic_relay import QuicRelay
+from support.telemetry_metadata import MODULES, SOCKET_TYPES
 
 from adapters._telemetry import EVENT_NAMES
 from adapters.errors import ConnectionLost
@@ -18,15 +19,6 @@ from emqtt_core.codec import Decoder, encode
 from emqtt_core.enums import QoS
 from emqtt_core.packets import Packet, Publish
 from telemetry.testing import CapturedEvent, capture
-
-SOCKET_TYPES = {"tcp": "tcp", "ssl": "ssl", "ws": "websocket", "wss": "websocket", "quic": "quic"}
-MODULES = {
-    "tcp": "adapters.transports.tcp",
-    "ssl": "adapters.transports.tcp",
-    "ws": "adapters.transports.websocket",
-    "wss": "adapters.transports.websocket",
-    "quic": "adapters.transports.quic",
-}
 
 
 def decode_stream(chunks: list[bytes], version: int) -> list[Packet]:
