@@ -14,7 +14,8 @@ from parity_facade import Adapter
 
 from adapters.errors import ConnackRefused, ConnectError, ConnectionFailed, ConnectTimeout
 from emqtt_core.exceptions import ConnectRefused, MalformedPacket, ProtocolError
-from emqtt_core.packets import ConnAck
+from emqtt_core.packets import Auth, ConnAck
+from emqtt_core.properties import Properties
 from emqtt_core.reason_codes import ReasonCode, from_connack_return_code
 
 
@@ -183,3 +184,85 @@ def test_connack_refusal_with_an_unknown_code(adapter: Adapter, version: int) ->
             client.connect()
         assert isinstance(engine_error(raised.value), MalformedPacket)
         _assert_closed_with(server, version, ReasonCode.MALFORMED_PACKET)
+
+
+# CONNACK properties an MQTT 5 server may not send, as bytes: flags, reason code, properties.
+BAD_CONNACK_PROPERTIES = {
+    "receive-maximum-0": (b"\x21\x00\x00", ReasonCode.PROTOCOL_ERROR),  # section 3.2.2.3.3
+    "maximum-packet-size-0": (b"\x27\x00\x00\x00\x00", ReasonCode.PROTOCOL_ERROR),  # 3.2.2.3.6
+    "maximum-qos-2": (b"\x24\x02", ReasonCode.PROTOCOL_ERROR),  # section 3.2.2.3.4: 0 or 1
+    "retain-available-2": (b"\x25\x02", ReasonCode.PROTOCOL_ERROR),  # section 3.2.2.3.5
+    "property-twice": (b"\x21\x00\x05\x21\x00\x05", ReasonCode.PROTOCOL_ERROR),  # 3.2.2.3.3
+    "will-delay-interval": (b"\x18\x00\x00\x00\x05", ReasonCode.MALFORMED_PACKET),  # not CONNACK's
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONNACK_PROPERTIES))
+def test_connack_with_a_forbidden_property(adapter: Adapter, case: str) -> None:
+    """A CONNACK property with a value the protocol forbids, repeated, or not CONNACK's:
+    the connection attempt fails with the engine's error, and the client says why in a
+    DISCONNECT."""
+    properties, code = BAD_CONNACK_PROPERTIES[case]
+
+    def script(conn: ServerConnection) -> None:
+        conn.expect_connect()
+        body = b"\x00\x00" + bytes([len(properties)]) + properties
+        conn.send_raw(bytes([0x20, len(body)]) + body)
+
+    with ScriptedServer(script) as server, new_client(adapter, server, 5) as client:
+        with pytest.raises(ConnectionFailed) as raised:
+            client.connect()
+        error = engine_error(raised.value)
+        assert isinstance(error, ProtocolError)
+        assert error.reason_code == code
+        _assert_closed_with(server, 5, code)
+
+
+def test_connack_resuming_a_session_after_clean_start(adapter: Adapter, version: int) -> None:
+    """Session Present after a Clean Start is a protocol error [MQTT-3.2.2-2] (3.1.1:
+    [MQTT-3.2.2-1]): the client cannot trust what the server says it kept."""
+
+    def script(conn: ServerConnection) -> None:
+        accept(conn, session_present=True)
+
+    with ScriptedServer(script) as server, new_client(adapter, server, version) as client:
+        with pytest.raises(ConnectionFailed) as raised:
+            client.connect()
+        assert isinstance(engine_error(raised.value), ProtocolError)
+        _assert_closed_with(server, version, ReasonCode.PROTOCOL_ERROR)
+
+
+def test_connack_without_the_client_identifier_it_must_assign(adapter: Adapter) -> None:
+    """MQTT 5 CONNECT with an empty client identifier: the CONNACK must assign one
+    [MQTT-3.2.2-16]."""
+
+    def script(conn: ServerConnection) -> None:
+        connect = conn.expect_connect()
+        assert connect.client_id == ""
+        conn.send(ConnAck())
+
+    with ScriptedServer(script) as server, new_client(adapter, server, 5, client_id="") as client:
+        with pytest.raises(ConnectionFailed) as raised:
+            client.connect()
+        assert isinstance(engine_error(raised.value), ProtocolError)
+        _assert_closed_with(server, 5, ReasonCode.PROTOCOL_ERROR)
+
+
+def test_auth_before_connack_without_authentication(adapter: Adapter) -> None:
+    """AUTH when CONNECT named no authentication method (section 4.12): a protocol error
+    during the connection attempt."""
+
+    def script(conn: ServerConnection) -> None:
+        conn.expect_connect()
+        conn.send(
+            Auth(
+                reason_code=ReasonCode.CONTINUE_AUTHENTICATION,
+                properties=Properties(authentication_method="SCRAM-SHA-1"),
+            )
+        )
+
+    with ScriptedServer(script) as server, new_client(adapter, server, 5) as client:
+        with pytest.raises(ConnectionFailed) as raised:
+            client.connect()
+        assert isinstance(engine_error(raised.value), ProtocolError)
+        _assert_closed_with(server, 5, ReasonCode.PROTOCOL_ERROR)

@@ -279,3 +279,83 @@ def test_server_closes_mid_connack(adapter: Adapter, version: int) -> None:
         with pytest.raises(ConnectionFailed):
             client.connect()
         assert client.status == "closed"
+
+
+WRONG_ACKS = {
+    # Our publish's QoS, and the acknowledgement the server answers with instead.
+    "pubrec-for-qos-1": (1, lambda pid: PubRec(packet_id=pid)),
+    "pubcomp-for-qos-1": (1, lambda pid: PubComp(packet_id=pid)),
+    "puback-for-qos-2": (2, lambda pid: PubAck(packet_id=pid)),
+    "pubcomp-before-pubrec": (2, lambda pid: PubComp(packet_id=pid)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WRONG_ACKS))
+def test_wrong_acknowledgement_for_our_publish(adapter: Adapter, version: int, case: str) -> None:
+    """An acknowledgement of the wrong kind for a message in flight (section 4.3): a protocol
+    error; the waiting publish() fails with ConnectionLost."""
+    qos, answer = WRONG_ACKS[case]
+
+    def script(conn: ServerConnection) -> None:
+        accept(conn)
+        publish = conn.expect(Publish)
+        assert publish.packet_id is not None
+        conn.send(answer(publish.packet_id))
+
+    with ScriptedServer(script) as server, new_client(adapter, server, version) as client:
+        client.connect()
+        with pytest.raises(ConnectionLost) as raised:
+            client.publish("wrong/ack", b"x", qos=qos)
+        error = engine_error(raised.value)
+        assert isinstance(error, ProtocolError)
+        assert error.reason_code == ReasonCode.PROTOCOL_ERROR
+        _closed_with(server, version, ReasonCode.PROTOCOL_ERROR)
+
+
+def test_server_disconnect_is_reported_with_its_reason(adapter: Adapter) -> None:
+    """An MQTT 5 server DISCONNECT: ConnectionLost with its reason code and ``by_server``;
+    the client answers nothing [MQTT-3.14.4-1] and closes the connection."""
+
+    def script(conn: ServerConnection) -> None:
+        accept(conn)
+        conn.send(Disconnect(reason_code=ReasonCode.SERVER_SHUTTING_DOWN))
+
+    with ScriptedServer(script) as server, new_client(adapter, server, 5) as client:
+        client.connect()
+        lost = wait_lost(client)
+        assert lost.reason_code == ReasonCode.SERVER_SHUTTING_DOWN
+        assert lost.by_server
+        conn = server.wait_closed()
+        assert conn.eof.is_set()
+        assert conn.disconnects == []
+
+
+def test_subscription_identifier_0_in_a_publish(adapter: Adapter) -> None:
+    """A Subscription Identifier of 0 is a protocol error (section 3.3.2.3.8)."""
+
+    def script(conn: ServerConnection) -> None:
+        accept(conn)
+        conn.send_raw(b"\x30\x09\x00\x03a/b\x02\x0b\x00x")
+
+    with ScriptedServer(script) as server, new_client(adapter, server, 5) as client:
+        client.connect()
+        error = engine_error(wait_lost(client))
+        assert isinstance(error, ProtocolError)
+        _closed_with(server, 5, error.reason_code)
+        assert error.reason_code in (ReasonCode.PROTOCOL_ERROR, ReasonCode.MALFORMED_PACKET)
+
+
+def test_suback_with_a_return_code_3_1_1_does_not_have(adapter: Adapter) -> None:
+    """MQTT 3.1.1 SUBACK return codes are 0x00, 0x01, 0x02 and 0x80 [MQTT-3.9.3-2]."""
+
+    def script(conn: ServerConnection) -> None:
+        accept(conn)
+        subscribe = conn.expect(Subscribe)
+        conn.send_raw(b"\x90\x03" + subscribe.packet_id.to_bytes(2, "big") + b"\x03")
+
+    with ScriptedServer(script) as server, new_client(adapter, server, 4) as client:
+        client.connect()
+        with pytest.raises(ConnectionLost) as raised:
+            client.subscribe("a/b", qos=1)
+        assert isinstance(engine_error(raised.value), ProtocolError)
+        _closed_with(server, 4, ReasonCode.MALFORMED_PACKET)
