@@ -141,12 +141,8 @@ def _quic_relay_session(
     _mosquitto_session: Mosquitto, tls_material: TLSMaterial
 ) -> Iterator[QuicRelay]:
     broker = _mosquitto_session
-    relay = QuicRelay(broker.host, broker.tcp_port, tls_material)
-    relay.start()
-    try:
+    with QuicRelay(broker.host, broker.tcp_port, tls_material) as relay:
         yield relay
-    finally:
-        relay.stop()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from anyio.from_thread import BlockingPortal
-from parity_facade import ADAPTERS, TRANSPORTS, VERSIONS, Adapter, Target, portals
+from parity_facade import ADAPTERS, TRANSPORTS, VERSIONS, Adapter, Target, portals, target_for
 from support.broker import Mosquitto
 from support.certs import TLSMaterial
 from support.net import LOOPBACK
@@ -46,18 +46,10 @@ def version(request: pytest.FixtureRequest) -> int:
     return value
 
 
-def _target(request: pytest.FixtureRequest, broker: Mosquitto, transport: str) -> Target:
-    if transport == "quic":
-        relay: QuicRelay = request.getfixturevalue("quic_relay")
-        return Target("quic", relay.host, relay.port, broker.client_ssl_context())
-    context = broker.client_ssl_context() if transport in ("ssl", "wss") else None
-    return Target(transport, broker.host, broker.port_for(transport), context)
-
-
 @pytest.fixture(params=TRANSPORTS)
 def target(request: pytest.FixtureRequest, mosquitto: Mosquitto) -> Target:
     """The session's broker over one transport (QUIC through the relay)."""
-    return _target(request, mosquitto, request.param)
+    return target_for(request, mosquitto, request.param)
 
 
 @pytest.fixture(scope="session")
@@ -77,12 +69,8 @@ def strict_broker(tls_material: TLSMaterial) -> Iterator[Mosquitto]:
 @pytest.fixture(scope="session")
 def strict_relay(strict_broker: Mosquitto, tls_material: TLSMaterial) -> Iterator[QuicRelay]:
     """A QUIC relay in front of `strict_broker`."""
-    relay = QuicRelay(strict_broker.host, strict_broker.tcp_port, tls_material)
-    relay.start()
-    try:
+    with QuicRelay(strict_broker.host, strict_broker.tcp_port, tls_material) as relay:
         yield relay
-    finally:
-        relay.stop()
 
 
 @pytest.fixture(scope="session")

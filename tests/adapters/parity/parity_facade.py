@@ -28,7 +28,10 @@ from typing import Any
 import anyio
 import anyio.abc
 import anyio.lowlevel
+import pytest
 from anyio.from_thread import BlockingPortal
+from support.broker import Mosquitto
+from support.quic_relay import QuicRelay
 
 import adapters.anyio
 import adapters.asyncio
@@ -73,6 +76,20 @@ class Target:
             merged["ssl_context"] = self.ssl_context
         merged.update(overrides)
         return merged
+
+
+def target_for(
+    request: pytest.FixtureRequest,
+    broker: Mosquitto,
+    transport: str,
+    relay_fixture: str = "quic_relay",
+) -> Target:
+    """``broker`` over one transport; QUIC through the relay fixture named ``relay_fixture``."""
+    if transport == "quic":
+        relay: QuicRelay = request.getfixturevalue(relay_fixture)
+        return Target("quic", relay.host, relay.port, broker.client_ssl_context())
+    context = broker.client_ssl_context() if transport in ("ssl", "wss") else None
+    return Target(transport, broker.host, broker.port_for(transport), context)
 
 
 async def _next_message(iterator: Any, timeout: float) -> Message:

@@ -8,10 +8,9 @@ import signal
 from collections.abc import Iterator
 
 import pytest
-from parity_facade import ADAPTERS, TIMEOUT, Adapter, Target, unique
+from parity_facade import ADAPTERS, TIMEOUT, Adapter, Target, target_for, unique
 from support.broker import Mosquitto, MosquittoFactory
 from support.net import LOOPBACK, free_tcp_port
-from support.quic_relay import QuicRelay
 
 from adapters._reconnect import ReconnectPolicy
 from adapters.errors import (
@@ -104,12 +103,7 @@ def test_server_never_answers(
 
 @pytest.fixture(params=("ssl", "wss", "quic"))
 def tls_target(request: pytest.FixtureRequest, mosquitto: Mosquitto) -> Target:
-    transport: str = request.param
-    if transport == "quic":
-        relay: QuicRelay = request.getfixturevalue("quic_relay")
-        return Target("quic", relay.host, relay.port, mosquitto.client_ssl_context())
-    port = mosquitto.ssl_port if transport == "ssl" else mosquitto.wss_port
-    return Target(transport, mosquitto.host, port, mosquitto.client_ssl_context())
+    return target_for(request, mosquitto, request.param)
 
 
 def test_untrusted_certificate(adapter: Adapter, tls_target: Target) -> None:
@@ -134,13 +128,7 @@ def test_connack_refused(
     version: int,
     strict_broker: Mosquitto,
 ) -> None:
-    broker = strict_broker
-    if transport == "quic":
-        relay: QuicRelay = request.getfixturevalue("strict_relay")
-        target = Target("quic", relay.host, relay.port, broker.client_ssl_context())
-    else:
-        context = broker.client_ssl_context() if transport in ("ssl", "wss") else None
-        target = Target(transport, broker.host, broker.port_for(transport), context)
+    target = target_for(request, strict_broker, transport, "strict_relay")
     client = adapter.new(target, protocol_version=version)
     with pytest.raises(ConnackRefused) as raised:
         client.connect()

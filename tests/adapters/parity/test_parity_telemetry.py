@@ -7,9 +7,8 @@ import os
 from collections import Counter
 
 import pytest
-from parity_facade import Adapter, Target, unique
+from parity_facade import Adapter, Target, target_for, unique
 from support.broker import Mosquitto
-from support.quic_relay import QuicRelay
 from support.telemetry_metadata import MODULES, SOCKET_TYPES
 
 from adapters._telemetry import EVENT_NAMES
@@ -89,13 +88,7 @@ def test_events_describe_the_traffic(adapter: Adapter, target: Target, version: 
 @pytest.fixture(params=["ws", "wss", "quic"])
 def layered_target(request: pytest.FixtureRequest, mosquitto: Mosquitto) -> Target:
     """A transport with a layer of its own (WebSocket, QUIC) that can close under the client."""
-    transport: str = request.param
-    if transport == "quic":
-        relay: QuicRelay = request.getfixturevalue("quic_relay")
-        return Target("quic", relay.host, relay.port, mosquitto.client_ssl_context())
-    port = mosquitto.ws_port if transport == "ws" else mosquitto.wss_port
-    context = mosquitto.client_ssl_context() if transport == "wss" else None
-    return Target(transport, mosquitto.host, port, context)
+    return target_for(request, mosquitto, request.param)
 
 
 def test_send_data_failed_when_the_layer_closed_under_the_client(
