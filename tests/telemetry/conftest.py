@@ -2,16 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from support.telemetry_handlers import restore_handlers
 
-import pytest
-
-import telemetry
-
-
-@pytest.fixture(autouse=True)
-def _restore_handlers() -> Iterator[None]:
-    before = {h.id for h in telemetry.list_handlers()}
-    yield
-    for handler_id in {h.id for h in telemetry.list_handlers()} - before:
-        telemetry.detach(handler_id)
+__all__ = ["restore_handlers"]

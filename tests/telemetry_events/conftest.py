@@ -3,12 +3,11 @@ hygiene (every test ends with the handlers attached before it)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from events_session import TRANSPORTS, BrokerEndpoint, make_endpoint
+from support.telemetry_handlers import restore_handlers
 
-import telemetry
+__all__ = ["endpoint", "restore_handlers", "tcp_endpoint"]
 
 
 @pytest.fixture(params=TRANSPORTS)
@@ -21,11 +20,3 @@ def endpoint(request: pytest.FixtureRequest, mosquitto: object) -> BrokerEndpoin
 def tcp_endpoint(request: pytest.FixtureRequest, mosquitto: object) -> BrokerEndpoint:
     """The private broker over plain TCP."""
     return make_endpoint(request, "tcp")
-
-
-@pytest.fixture(autouse=True)
-def _restore_handlers() -> Iterator[None]:
-    before = {handler.id for handler in telemetry.list_handlers()}
-    yield
-    for handler_id in {handler.id for handler in telemetry.list_handlers()} - before:
-        telemetry.detach(handler_id)
