@@ -206,6 +206,11 @@ class ClientSession:
     """When True, every packet put into :meth:`data_to_send` is also listed,
     with its encoded size, by :meth:`take_sent_packets` (for telemetry)."""
 
+    immediate_qos0_events: bool
+    """When False, a QoS 0 publish sent at once (``publish()`` while connected) gets no
+    :class:`PublishCompleted`: it is done once the next :meth:`data_to_send` returns, which
+    the caller knows. A QoS 0 publish that waited in the queue still gets its event."""
+
     def __init__(self, config: ClientConfig) -> None:
         self._config = config
         self._version: ProtocolVersion = config.protocol_version
@@ -214,6 +219,7 @@ class ClientSession:
         self._client_id = config.client_id
         self._events: deque[Event] = deque()
         self.record_sent_packets = False
+        self.immediate_qos0_events = True
 
         # Output not yet taken by data_to_send(), and what it means.
         self._out: list[bytes] = []
@@ -605,7 +611,8 @@ class ClientSession:
             limit = self._server_maximum_packet_size
             if data and (limit is None or len(data) <= limit):
                 self._out.append(data)
-                self._out_qos0.append(ticket)
+                if self.immediate_qos0_events:
+                    self._out_qos0.append(ticket)
                 self._next_ticket = ticket + 1
                 return ticket
         if self._state is _CONNECTED and (
@@ -614,6 +621,8 @@ class ClientSession:
         ):
             try:
                 self._send_new(ticket, topic, payload, level, retain, props)
+                if level is _QOS0 and not self.immediate_qos0_events:
+                    self._out_qos0.pop()
             except QueueFullError:
                 # Every packet identifier is taken (subscriptions count too):
                 # the message waits like any other.

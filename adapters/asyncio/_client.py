@@ -139,6 +139,8 @@ class Client(ClientBase):
     def _setup(self) -> None:
         self._driver = ConnectionDriver(self.options, self)
         self._session = self._driver.session
+        # A QoS 0 publish sent at once is resolved here (see publish_nowait), not by an event.
+        self._session.immediate_qos0_events = False
         self._results = self._driver.results
         self._status: Status = "initialized"
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -29,7 +29,7 @@ def plain(version: ProtocolVersion, **connack: object) -> SessionHarness:
 
 
 topics = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="+#\x00"),
+    st.characters(exclude_categories=["Cs"], exclude_characters="+#\x00"),
     min_size=1,
     max_size=40,
 )
@@ -82,3 +82,16 @@ def test_the_server_maximum_packet_size_still_refuses() -> None:
     assert h.session.data_to_send(h.now) == encode(
         Publish(topic="a", payload=b"x" * 30), ProtocolVersion.MQTT_5
     )
+
+
+@pytest.mark.parametrize("record", [False, True])
+def test_without_immediate_qos0_events_only_queued_publishes_complete(record: bool) -> None:
+    h = SessionHarness(ClientConfig(client_id="c"))
+    h.session.immediate_qos0_events = False
+    h.session.record_sent_packets = record
+    queued = h.session.publish("a", b"waited")  # no connection yet: it waits in the queue
+    h.connect()
+    h.session.publish("a", b"at once")
+    h.session.publish("a", b"with properties", properties=Properties(content_type="t"))
+    assert h.session.data_to_send(h.now)
+    assert h.events()[1:] == [PublishCompleted(queued, QoS.AT_MOST_ONCE, None)]
