@@ -212,7 +212,7 @@ def test_largest_remaining_length_then_silence_ends_by_keepalive(adapter: Adapte
 
     with (
         ScriptedServer(script) as server,
-        new_client(adapter, server, 4, keep_alive=1, ping_timeout=0.5) as client,
+        new_client(adapter, server, 4, keep_alive=1, ping_timeout=0.25) as client,
     ):
         client.connect()
         lost = wait_lost(client)
@@ -236,7 +236,7 @@ def test_server_never_answers_pingreq(adapter: Adapter, version: int) -> None:
 
     with (
         ScriptedServer(script) as server,
-        new_client(adapter, server, version, keep_alive=1, ping_timeout=0.5) as client,
+        new_client(adapter, server, version, keep_alive=1, ping_timeout=0.25) as client,
     ):
         client.connect()
         lost = wait_lost(client)

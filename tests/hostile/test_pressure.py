@@ -24,7 +24,7 @@ from parity_facade import Adapter, SyncClient
 from adapters.errors import ClientError
 from emqtt_core.codec import encode
 from emqtt_core.exceptions import KeepAliveTimeout
-from emqtt_core.packets import Publish
+from emqtt_core.packets import Publish, PubRel
 
 #: Kernel buffer sizes for the client's socket and the server's.
 SMALL_BUFFER = 16 * 1024
@@ -84,7 +84,7 @@ def test_server_that_stops_reading(
             server,
             5,
             keep_alive=1,
-            ping_timeout=0.5,
+            ping_timeout=0.25,
             socket_options=[(socket.SOL_SOCKET, socket.SO_SNDBUF, SMALL_BUFFER)],
         ) as client,
     ):
@@ -120,6 +120,25 @@ def test_server_that_stops_reading(
         assert client.status == "closed"
 
 
+def _send_until_stalled(conn: ServerConnection, data: bytes) -> memoryview:
+    """Send ``data`` until the client stops taking it: the socket stays full for half a
+    second (the client reads nothing). Returns what was left unsent (empty: all sent)."""
+    conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SMALL_BUFFER)
+    view = memoryview(data)
+    conn.sock.setblocking(False)
+    try:
+        while view:
+            if not select.select([], [conn.sock], [], 0.5)[1]:
+                break
+            try:
+                view = view[conn.sock.send(view) :]
+            except BlockingIOError:
+                continue
+    finally:
+        conn.sock.setblocking(True)
+    return view
+
+
 def _flood_script(
     count: int, size: int, version: int, stalled: threading.Event, finished: threading.Event
 ) -> Any:
@@ -131,20 +150,10 @@ def _flood_script(
 
     def script(conn: ServerConnection) -> None:
         accept(conn)
-        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SMALL_BUFFER)
-        view = memoryview(data)
-        conn.sock.setblocking(False)
-        while view:
-            # Stalled: the socket stayed full for half a second, the client reads nothing.
-            if not select.select([], [conn.sock], [], 0.5)[1]:
-                stalled.set()
-                break
-            try:
-                view = view[conn.sock.send(view) :]
-            except BlockingIOError:
-                continue
-        conn.sock.setblocking(True)
-        conn.sock.sendall(view)  # the rest, as the application catches up
+        rest = _send_until_stalled(conn, data)
+        if rest:
+            stalled.set()
+            conn.sock.sendall(rest)  # the rest, as the application catches up
         finished.set()
 
     return script
@@ -179,3 +188,44 @@ def test_qos0_flood_to_a_slow_consumer(adapter: Adapter, version: int, traced: N
             message = client.next_message()
             assert message.payload[:4] == n.to_bytes(4, "big")
         assert finished.wait(TIMEOUT)
+
+
+def test_pubrel_flood_at_a_server_that_does_not_read(adapter: Adapter, traced: None) -> None:
+    """Every PUBREL, known or not, must be answered with a PUBCOMP (0x92 when unknown): a
+    server that sends a million of them and never reads would make the client hold 5 MB
+    of answers in a million objects. The client must stop reading once its own output
+    backs up (the server's socket stalls), holding a bounded amount of memory. MQTT 5 only:
+    the flow does not depend on the version."""
+    count = 1_000_000
+    data = encode(PubRel(packet_id=1), 5) * count
+    stalled, finished = threading.Event(), threading.Event()
+
+    def script(conn: ServerConnection) -> None:
+        accept(conn)
+        if _send_until_stalled(conn, data):
+            stalled.set()
+        else:
+            finished.set()
+        conn.hold()
+
+    with (
+        ScriptedServer(script, receive_buffer=4096) as server,
+        new_client(
+            adapter,
+            server,
+            5,
+            socket_options=[(socket.SOL_SOCKET, socket.SO_SNDBUF, SMALL_BUFFER)],
+        ) as client,
+    ):
+        baseline = tracemalloc.get_traced_memory()[0]
+        client.connect()
+        assert stalled.wait(TIMEOUT), "the client read every PUBREL: its answers pile up"
+        held, peak = (value - baseline for value in tracemalloc.get_traced_memory())
+        # Unbounded: 5 MB of answers in a million bytes objects, over 40 MB. Bounded: the
+        # adapters' write high-water mark (1 MiB of wire bytes) in 5-byte packets, which
+        # costs several times that in Python objects.
+        assert held < 16 * MB, f"{held / MB:.1f} MB held"
+        assert peak < 48 * MB, f"{peak / MB:.1f} MB at the peak"
+        assert client.status == "connected"
+        assert not finished.is_set()
+        server.close()  # a reset, so that the client's final DISCONNECT does not wait
