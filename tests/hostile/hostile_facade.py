@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from hostile_server import TIMEOUT, ScriptedServer, ServerConnection
+from hostile_server import TIMEOUT, ScriptedServer, ServerConnection, WebSocketRelay
 from parity_facade import Adapter, SyncClient, Target
 
 from adapters.errors import ClientError, ConnectionLost
@@ -24,19 +24,25 @@ __all__ = [
 ]
 
 
-def target(server: ScriptedServer) -> Target:
-    """The parity facade's target for a scripted server (plain TCP)."""
-    return Target("tcp", server.host, server.port, None)
+def target(server: ScriptedServer | WebSocketRelay) -> Target:
+    """The parity facade's target for a scripted server (TCP) or its WebSocket relay."""
+    transport = "ws" if isinstance(server, WebSocketRelay) else "tcp"
+    return Target(transport, server.host, server.port, None)
 
 
 @contextlib.contextmanager
 def new_client(
-    adapter: Adapter, server: ScriptedServer, version: int, **options: Any
+    adapter: Adapter,
+    server: ScriptedServer,
+    version: int,
+    *,
+    via: WebSocketRelay | None = None,
+    **options: Any,
 ) -> Iterator[SyncClient]:
-    """A client (not connected) of ``adapter`` for ``server``; closed after the block,
-    whatever state it is in."""
+    """A client (not connected) of ``adapter`` for ``server`` (or for ``via``, a WebSocket
+    relay in front of it); closed after the block, whatever state it is in."""
     options.setdefault("client_id", "hostile")
-    client = adapter.new(target(server), protocol_version=version, **options)
+    client = adapter.new(target(via or server), protocol_version=version, **options)
     try:
         yield client
     finally:

@@ -18,7 +18,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from support.net import LOOPBACK
 
@@ -237,3 +237,65 @@ class ScriptedServer:
         self._acceptor.join(TIMEOUT)
         for thread in self._threads:
             thread.join(TIMEOUT)
+
+
+class WebSocketRelay:
+    """A WebSocket endpoint (subprotocol ``mqtt``) in front of a `ScriptedServer`: each
+    WebSocket connection is relayed to a TCP connection to the server, binary messages one
+    way, stream bytes the other, and the end of either side ends the other. The script sees
+    exactly what a WebSocket client sent, and its bytes reach the client framed.
+    """
+
+    def __init__(self, target: ScriptedServer) -> None:
+        # Imported here: websockets is an optional dependency of the project.
+        from websockets.sync.server import serve
+
+        self._target = (target.host, target.port)
+        self._server = serve(
+            self._relay,
+            LOOPBACK,
+            0,
+            subprotocols=["mqtt"],
+            compression=None,  # type: ignore[list-item]
+        )
+        self.host = LOOPBACK
+        #: The WebSocket listening port.
+        self.port: int = self._server.socket.getsockname()[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="hostile-ws", daemon=True
+        )
+
+    def __enter__(self) -> WebSocketRelay:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._thread.join(TIMEOUT)
+
+    def _relay(self, websocket: Any) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        upstream = socket.create_connection(self._target)
+
+        def downstream() -> None:
+            try:
+                while data := upstream.recv(65536):
+                    websocket.send(data)
+            except (OSError, ConnectionClosed):
+                pass
+            finally:
+                websocket.close()
+
+        thread = threading.Thread(target=downstream, name="hostile-ws-down", daemon=True)
+        thread.start()
+        try:
+            for message in websocket:
+                upstream.sendall(message if isinstance(message, bytes) else message.encode())
+        except (OSError, ConnectionClosed):
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                upstream.shutdown(socket.SHUT_WR)
+            thread.join(TIMEOUT)
+            upstream.close()

@@ -8,12 +8,13 @@ the socket. Nothing hangs (each wait is bounded) and no call raises anything els
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 from hostile_facade import accept, engine_error, new_client, wait_lost
-from hostile_server import ScriptedServer, ServerConnection
+from hostile_server import ScriptedServer, ServerConnection, WebSocketRelay
 from parity_facade import Adapter
 
 from emqtt_core.codec import encode
@@ -265,15 +266,22 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("transport", ["tcp", "ws"])
 @pytest.mark.parametrize(("case", "version"), CASES)
 def test_hostile_packet_closes_the_connection(
-    adapter: Adapter, case: Hostile, version: int
+    adapter: Adapter, case: Hostile, version: int, transport: str
 ) -> None:
+    """Over TCP, and over WebSocket (the hostile bytes arrive framed; the client's
+    DISCONNECT leaves framed)."""
+
     def script(conn: ServerConnection) -> None:
         accept(conn)
         conn.send_raw(case.data(version))
 
-    with ScriptedServer(script) as server, new_client(adapter, server, version) as client:
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(ScriptedServer(script))
+        relay = stack.enter_context(WebSocketRelay(server)) if transport == "ws" else None
+        client = stack.enter_context(new_client(adapter, server, version, via=relay))
         client.connect()
         lost = wait_lost(client)
         error = engine_error(lost)
