@@ -11,4 +11,5 @@ echo "== ruff"
 echo "== mypy --strict"
 "$PY" -m mypy --strict emqtt_core adapters telemetry
 echo "== pytest"
-"$PY" -m pytest --cov --cov-report=term "$@"
+# Most tests wait on a broker or a socket: four workers keep two cores busy.
+"$PY" -m pytest -n 4 --cov --cov-report=term "$@"
