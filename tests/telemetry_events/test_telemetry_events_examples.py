@@ -338,7 +338,11 @@ def test_the_example_handlers_report_a_failed_send(
     [failed] = named(events, SEND_DATA_FAILED)
     reason = failed.metadata["reason"]
     assert collector.get(client_id, "send_failures") == 1
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    warnings = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and r.name == telemetry_logging.logger.name
+    ]
     assert warnings == [f"Failed to send {size} bytes from client {client_id}: {reason!r}"]
     labels = {"client_id": client_id, "reason": type(reason).__name__}
     sample = telemetry_prometheus.registry.get_sample_value("emqtt_send_failures_total", labels)
