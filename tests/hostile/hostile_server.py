@@ -249,14 +249,11 @@ class WebSocketRelay:
     def __init__(self, target: ScriptedServer) -> None:
         # Imported here: websockets is an optional dependency of the project.
         from websockets.sync.server import serve
+        from websockets.typing import Subprotocol
 
         self._target = (target.host, target.port)
         self._server = serve(
-            self._relay,
-            LOOPBACK,
-            0,
-            subprotocols=["mqtt"],
-            compression=None,  # type: ignore[list-item]
+            self._relay, LOOPBACK, 0, subprotocols=[Subprotocol("mqtt")], compression=None
         )
         self.host = LOOPBACK
         #: The WebSocket listening port.

@@ -7,6 +7,8 @@ side) and that the connection ends (or, where the protocol says so, goes on).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hostile_facade import accept, engine_error, new_client, wait_lost
 from hostile_server import ScriptedServer, ServerConnection
@@ -14,11 +16,13 @@ from parity_facade import Adapter
 
 from adapters.errors import ConnectionFailed, ConnectionLost
 from emqtt_core.codec import encode
+from emqtt_core.enums import QoS
 from emqtt_core.exceptions import ConnectionLost as EngineConnectionLost
 from emqtt_core.exceptions import KeepAliveTimeout, PacketTooLarge, ProtocolError
 from emqtt_core.packets import (
     ConnAck,
     Disconnect,
+    Packet,
     PingReq,
     PingResp,
     PubAck,
@@ -55,7 +59,7 @@ def test_unknown_pubrel_is_answered_with_pubcomp(adapter: Adapter, version: int)
         conn.send(PubRel(packet_id=9))
         # The client's ping may overtake the PUBCOMP (it can be called as soon as CONNACK
         # arrived): PINGRESP only once both came.
-        while not (conn.packets(PubComp) and conn.packets(PingReq)):
+        while not (bool(conn.packets(PubComp)) and bool(conn.packets(PingReq))):
             conn.read_packet()
         conn.send(PingResp())
 
@@ -116,7 +120,12 @@ def test_more_qos1_messages_than_our_receive_maximum(adapter: Adapter) -> None:
         connect = conn.expect_connect()
         assert connect.properties.receive_maximum == 2
         conn.send(ConnAck())
-        conn.send(*(Publish(topic="r/m", payload=b"%d" % n, qos=1, packet_id=n) for n in (1, 2, 3)))
+        conn.send(
+            *(
+                Publish(topic="r/m", payload=b"%d" % n, qos=QoS.AT_LEAST_ONCE, packet_id=n)
+                for n in (1, 2, 3)
+            )
+        )
 
     with (
         ScriptedServer(script) as server,
@@ -142,9 +151,9 @@ def test_more_qos2_messages_than_our_receive_maximum(adapter: Adapter) -> None:
         conn.expect_connect()
         conn.send(ConnAck())
         for n in (1, 2):
-            conn.send(Publish(topic="r/m", payload=b"%d" % n, qos=2, packet_id=n))
+            conn.send(Publish(topic="r/m", payload=b"%d" % n, qos=QoS.EXACTLY_ONCE, packet_id=n))
             assert conn.expect(PubRec).packet_id == n
-        conn.send(Publish(topic="r/m", payload=b"3", qos=2, packet_id=3))
+        conn.send(Publish(topic="r/m", payload=b"3", qos=QoS.EXACTLY_ONCE, packet_id=3))
 
     with (
         ScriptedServer(script) as server,
@@ -281,7 +290,7 @@ def test_server_closes_mid_connack(adapter: Adapter, version: int) -> None:
         assert client.status == "closed"
 
 
-WRONG_ACKS = {
+WRONG_ACKS: dict[str, tuple[int, Callable[[int], Packet]]] = {
     # Our publish's QoS, and the acknowledgement the server answers with instead.
     "pubrec-for-qos-1": (1, lambda pid: PubRec(packet_id=pid)),
     "pubcomp-for-qos-1": (1, lambda pid: PubComp(packet_id=pid)),
