@@ -24,6 +24,7 @@ from emqtt_core.session import ClientSession, SubscriptionInfo
 __all__ = [
     "CLOSE_TIMEOUT",
     "QOS0_RESULT",
+    "CallChecks",
     "RESUME_FRACTION",
     "StateViews",
     "WRITE_HIGH_WATER",
@@ -136,6 +137,34 @@ def fail_pending(
         results.fail_all(lambda: lost_error(cause))
     else:
         results.fail_all(lambda: ClientClosed(reason))
+
+
+class CallChecks:
+    """What the threading and anyio clients check before they take a call from the
+    application. A client class sets ``_status``, ``_final_error``, ``_session``, ``_max_queued``
+    and the byte counts ``_out_size`` (waiting for the socket) and ``_unflushed`` (queued in the
+    engine since its last flush)."""
+
+    _status: Status
+    _final_error: ClientError | None
+    _session: ClientSession
+    _max_queued: int
+    _out_size: int
+    _unflushed: int
+
+    def _check_usable(self) -> None:
+        """Raise `closed_error` unless the client is connecting, connected or reconnecting."""
+        if self._status in ("initialized", "closed"):
+            raise closed_error(self._status, self._final_error)
+
+    def _has_room(self) -> bool:
+        """Whether a publish may go ahead: the bytes waiting stay under `WRITE_HIGH_WATER`
+        and the engine's queue under ``max_queued`` (else the publisher waits for room)."""
+        return (
+            self._out_size < WRITE_HIGH_WATER
+            and self._unflushed < WRITE_HIGH_WATER
+            and self._session.queued_count < self._max_queued
+        )
 
 
 class StateViews:

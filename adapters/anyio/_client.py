@@ -37,10 +37,9 @@ from adapters._driver import ConnectionDriver, connect_error_from, make_transpor
 from adapters._lifecycle import (
     CLOSE_TIMEOUT,
     QOS0_RESULT,
-    WRITE_HIGH_WATER,
+    CallChecks,
     StateViews,
     Status,
-    closed_error,
     fail_pending,
     follow_connack_redirect,
     lost_error,
@@ -175,7 +174,7 @@ def _cause(exc: BaseException) -> BaseException:
     return exc
 
 
-class Client(ClientBase, StateViews):
+class Client(ClientBase, CallChecks, StateViews):
     """An MQTT client for anyio (asyncio or trio).
 
     ``async with`` connects and runs the client's tasks; leaving the block disconnects and
@@ -581,13 +580,6 @@ class Client(ClientBase, StateViews):
                     self._wake()
                 return
 
-    def _has_room(self) -> bool:
-        return (
-            self._out_size < WRITE_HIGH_WATER
-            and self._unflushed < WRITE_HIGH_WATER
-            and self._session.queued_count < self._max_queued
-        )
-
     async def _wait_room(self) -> None:
         """Wait until the stream and the engine queue can take more."""
         while not self._has_room() and self._status not in ("closed", "initialized"):
@@ -638,10 +630,6 @@ class Client(ClientBase, StateViews):
         self._wake()
 
     # -- calls from the application ------------------------------------------------------------
-
-    def _check_usable(self) -> None:
-        if self._status in ("initialized", "closed"):
-            raise closed_error(self._status, self._final_error)
 
     def publish_nowait(
         self,

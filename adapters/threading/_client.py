@@ -34,10 +34,9 @@ from adapters._driver import ConnectionDriver, connect_error_from, make_transpor
 from adapters._lifecycle import (
     CLOSE_TIMEOUT,
     QOS0_RESULT,
-    WRITE_HIGH_WATER,
+    CallChecks,
     StateViews,
     Status,
-    closed_error,
     fail_pending,
     follow_connack_redirect,
     lost_error,
@@ -190,7 +189,7 @@ def _run_callback(callback: Callable[[Pending], object], pending: Pending) -> No
         logger.exception("a done callback raised")
 
 
-class Client(ClientBase, StateViews):
+class Client(ClientBase, CallChecks, StateViews):
     """A blocking MQTT client, safe to use from any number of threads at once.
 
     Use it as a context manager, which connects and disconnects::
@@ -765,13 +764,6 @@ class Client(ClientBase, StateViews):
             if self._has_room() or self._status == "closed":
                 self._room.notify_all()
 
-    def _has_room(self) -> bool:
-        return (
-            self._out_size < WRITE_HIGH_WATER
-            and self._unflushed < WRITE_HIGH_WATER
-            and self._session.queued_count < self._max_queued
-        )
-
     def _close_wake(self) -> None:
         selector, self._selector = self._selector, None
         if selector is not None:
@@ -811,10 +803,6 @@ class Client(ClientBase, StateViews):
         self._state_changed.notify_all()
 
     # -- calls from application threads -------------------------------------------------------
-
-    def _check_usable(self) -> None:
-        if self._status in ("initialized", "closed"):
-            raise closed_error(self._status, self._final_error)
 
     def _wait_room(self) -> None:
         """Wait (under the lock) until the socket and the engine queue can take more."""
