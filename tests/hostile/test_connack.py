@@ -14,7 +14,16 @@ from parity_facade import Adapter
 
 from adapters.errors import ConnackRefused, ConnectError, ConnectionFailed, ConnectTimeout
 from emqtt_core.exceptions import ConnectRefused, MalformedPacket, ProtocolError
-from emqtt_core.packets import Auth, ConnAck
+from emqtt_core.packets import (
+    Auth,
+    ConnAck,
+    Disconnect,
+    Packet,
+    PingResp,
+    PubAck,
+    Publish,
+    SubAck,
+)
 from emqtt_core.properties import Properties
 from emqtt_core.reason_codes import ReasonCode, from_connack_return_code
 
@@ -266,3 +275,39 @@ def test_auth_before_connack_without_authentication(adapter: Adapter) -> None:
             client.connect()
         assert isinstance(engine_error(raised.value), ProtocolError)
         _assert_closed_with(server, 5, ReasonCode.PROTOCOL_ERROR)
+
+
+BEFORE_CONNACK: dict[str, tuple[Packet, tuple[int, ...]]] = {
+    "publish": (Publish(topic="early/bird", payload=b"x"), (4, 5)),
+    "pingresp": (PingResp(), (4, 5)),
+    "puback": (PubAck(packet_id=1), (4, 5)),
+    "suback": (SubAck(packet_id=1, reason_codes=(ReasonCode.GRANTED_QOS_0,)), (4, 5)),
+    # [MQTT-3.14.0-1] no DISCONNECT before a successful CONNACK.
+    "disconnect": (Disconnect(reason_code=ReasonCode.SERVER_BUSY), (5,)),
+}
+
+
+@pytest.mark.parametrize(
+    ("case", "version"),
+    [
+        pytest.param(case, version, id=f"{case}-v{version}")
+        for case, (_, versions) in sorted(BEFORE_CONNACK.items())
+        for version in versions
+    ],
+)
+def test_packet_before_connack(adapter: Adapter, case: str, version: int) -> None:
+    """CONNACK is the first packet a server sends [MQTT-3.2.0-1]: anything else first is a
+    protocol error, and the attempt fails."""
+    packet, _ = BEFORE_CONNACK[case]
+
+    def script(conn: ServerConnection) -> None:
+        conn.expect_connect()
+        conn.send(packet)
+
+    with ScriptedServer(script) as server, new_client(adapter, server, version) as client:
+        with pytest.raises(ConnectionFailed) as raised:
+            client.connect()
+        error = engine_error(raised.value)
+        assert isinstance(error, ProtocolError)
+        assert error.reason_code == ReasonCode.PROTOCOL_ERROR
+        _assert_closed_with(server, version, ReasonCode.PROTOCOL_ERROR)

@@ -368,3 +368,32 @@ def test_suback_with_a_return_code_3_1_1_does_not_have(adapter: Adapter) -> None
             client.subscribe("a/b", qos=1)
         assert isinstance(engine_error(raised.value), ProtocolError)
         _closed_with(server, 4, ReasonCode.MALFORMED_PACKET)
+
+
+def test_the_client_respects_the_server_receive_maximum(adapter: Adapter) -> None:
+    """Receive Maximum 2 in CONNACK: of ten QoS 1 messages started at once, never more than
+    two await PUBACK [MQTT-3.3.4-7]; each acknowledgement lets the next one go, in order."""
+    window = 2
+    most_unacknowledged = 0
+
+    def script(conn: ServerConnection) -> None:
+        nonlocal most_unacknowledged
+        accept(conn, properties={"receive_maximum": window})
+        unacknowledged: list[int] = []
+        for _ in range(10):
+            publish = conn.expect(Publish)
+            assert publish.packet_id is not None
+            unacknowledged.append(publish.packet_id)
+            most_unacknowledged = max(most_unacknowledged, len(unacknowledged))
+            if len(unacknowledged) == window:
+                conn.send(PubAck(packet_id=unacknowledged.pop(0)))
+        conn.send(*(PubAck(packet_id=packet_id) for packet_id in unacknowledged))
+
+    with ScriptedServer(script) as server, new_client(adapter, server, 5) as client:
+        client.connect()
+        payloads = [b"%d" % n for n in range(10)]
+        results = client.publish_many("window/out", payloads, qos=1)
+        assert [r.reason_code for r in results] == [ReasonCode.SUCCESS] * 10
+        conn = server.connection()
+        assert [p.payload for p in conn.packets(Publish)] == payloads
+    assert most_unacknowledged == window
