@@ -277,24 +277,6 @@ class ClientSession:
         self._server_alias_maximum = 0
 
         self._connect_properties = self._build_connect_properties()
-        handlers: dict[type, Callable[[Any, float], None]] = {
-            ConnAck: self._on_connack,
-            Auth: self._on_auth,
-            Publish: self._on_publish,
-            PubAck: self._on_puback,
-            PubRec: self._on_pubrec,
-            PubRel: self._on_pubrel,
-            PubComp: self._on_pubcomp,
-            SubAck: self._on_suback,
-            UnsubAck: self._on_unsuback,
-            PingResp: self._on_pingresp,
-            Disconnect: self._on_disconnect,
-        }
-        # For each state, the handlers of the packets the table accepts in it.
-        self._handlers = {
-            state: {cls: handlers[cls] for cls in _RECEIVABLE[state]} for state in SessionState
-        }
-
     # ------------------------------------------------------------------ state
 
     @property
@@ -355,7 +337,7 @@ class ClientSession:
         decoder = self._decoder
         assert decoder is not None
         state = self._state
-        handlers = self._handlers[state]
+        handlers = _HANDLERS[state]
         try:
             decoder.feed(data)
             next_packet = decoder.next_packet
@@ -366,12 +348,12 @@ class ClientSession:
                         f"unexpected {type(packet).__name__} while {state.value}",
                         ReasonCode.PROTOCOL_ERROR,
                     )
-                handler(packet, now)
+                handler(self, packet, now)
                 if self._state is not state:
                     state = self._state
                     if state not in _RECEIVING:
                         return
-                    handlers = self._handlers[state]
+                    handlers = _HANDLERS[state]
         except ProtocolError as exc:
             self._protocol_error(exc)
 
@@ -1556,6 +1538,26 @@ class ClientSession:
             packet.properties,
         )  # type: ignore[assignment]
         return resolved
+
+
+_PACKET_HANDLERS: Final[dict[type, Callable[[ClientSession, Any, float], None]]] = {
+    ConnAck: ClientSession._on_connack,
+    Auth: ClientSession._on_auth,
+    Publish: ClientSession._on_publish,
+    PubAck: ClientSession._on_puback,
+    PubRec: ClientSession._on_pubrec,
+    PubRel: ClientSession._on_pubrel,
+    PubComp: ClientSession._on_pubcomp,
+    SubAck: ClientSession._on_suback,
+    UnsubAck: ClientSession._on_unsuback,
+    PingResp: ClientSession._on_pingresp,
+    Disconnect: ClientSession._on_disconnect,
+}
+#: For each state, the handlers of the packets the table accepts in it (plain functions shared
+#: by every session, not bound methods built per session).
+_HANDLERS: Final = {
+    state: {cls: _PACKET_HANDLERS[cls] for cls in _RECEIVABLE[state]} for state in SessionState
+}
 
 
 def _as_payload(payload: object) -> bytes:

@@ -385,9 +385,9 @@ class Client(ClientBase):
         loop = self._loop
         assert loop is not None
         self._driver.receive_wire(data, loop.time())
-        if not self._flush_pending:
-            self._flush_pending = True
-            loop.call_soon(self._flush)
+        # Answers (acknowledgements, PUBREL) leave now: the tasks this chunk woke run later
+        # in this iteration and schedule their own flush, so waiting would batch nothing.
+        self._flush()
 
     def _connection_lost(self, exc: BaseException | None) -> None:
         loop = self._loop
