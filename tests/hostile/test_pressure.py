@@ -221,10 +221,10 @@ def test_pubrel_flood_at_a_server_that_does_not_read(adapter: Adapter, traced: N
         client.connect()
         assert stalled.wait(TIMEOUT), "the client read every PUBREL: its answers pile up"
         held, peak = (value - baseline for value in tracemalloc.get_traced_memory())
-        # Unbounded: 5 MB of answers in a million bytes objects, over 40 MB. Bounded: the
-        # adapters' write high-water mark (1 MiB of wire bytes) in 5-byte packets, which
-        # costs several times that in Python objects.
-        assert held < 16 * MB, f"{held / MB:.1f} MB held"
+        # Unbounded: 5 MB of answers in a million bytes objects, over 40 MB (and no stall).
+        # Bounded: the adapters' write high-water mark (1 MiB of wire bytes) in 5-byte
+        # packets, which costs several times that in Python objects (measured: 0.7 to 9 MB).
+        assert held < 24 * MB, f"{held / MB:.1f} MB held"
         assert peak < 48 * MB, f"{peak / MB:.1f} MB at the peak"
         assert client.status == "connected"
         assert not finished.is_set()
