@@ -12,6 +12,7 @@ from hostile_facade import accept, engine_error, new_client, wait_lost
 from hostile_server import ScriptedServer, ServerConnection
 from parity_facade import Adapter
 
+from adapters._reconnect import MAX_REDIRECTS
 from adapters.errors import ConnackRefused, ConnectError, ConnectionFailed, ConnectTimeout
 from emqtt_core.exceptions import ConnectRefused, MalformedPacket, ProtocolError
 from emqtt_core.packets import (
@@ -311,3 +312,27 @@ def test_packet_before_connack(adapter: Adapter, case: str, version: int) -> Non
         assert isinstance(error, ProtocolError)
         assert error.reason_code == ReasonCode.PROTOCOL_ERROR
         _assert_closed_with(server, version, ReasonCode.PROTOCOL_ERROR)
+
+
+@pytest.mark.parametrize(
+    "code", [ReasonCode.USE_ANOTHER_SERVER, ReasonCode.SERVER_MOVED], ids=lambda c: c.name
+)
+def test_server_redirecting_to_itself(adapter: Adapter, code: ReasonCode) -> None:
+    """A server whose CONNACK sends the client back to itself, for ever (0x9C / 0x9D with a
+    Server Reference, section 4.11): the client follows a bounded number of redirections
+    (`adapters._reconnect.MAX_REDIRECTS`), then reports the refusal instead of looping."""
+    ports: list[int] = []
+
+    def script(conn: ServerConnection) -> None:
+        conn.expect_connect()
+        reference = f"127.0.0.1:{ports[0]}"
+        conn.send(ConnAck(reason_code=code, properties=Properties(server_reference=reference)))
+        conn.close()
+
+    with ScriptedServer(script) as server, new_client(adapter, server, 5) as client:
+        ports.append(server.port)
+        with pytest.raises(ConnackRefused) as raised:
+            client.connect()
+        assert raised.value.reason_code == code
+        assert raised.value.server_reference == f"127.0.0.1:{server.port}"
+        assert len(server.connections) == 1 + MAX_REDIRECTS
