@@ -269,10 +269,24 @@ def test_server_closes_mid_packet(adapter: Adapter, version: int) -> None:
     with ScriptedServer(script) as server, new_client(adapter, server, version) as client:
         client.connect()
         lost = wait_lost(client)
-        assert lost.by_server or isinstance(engine_error(lost), EngineConnectionLost)
         assert isinstance(engine_error(lost), EngineConnectionLost)
+        assert lost.reason_code is None  # no DISCONNECT came: the stream just ended
         assert client.status == "closed"
         assert server.connection().disconnects == []
+
+
+def test_server_closes_before_connack(adapter: Adapter, version: int) -> None:
+    """The server reads CONNECT and closes: ConnectionFailed, nothing retried."""
+
+    def script(conn: ServerConnection) -> None:
+        conn.expect_connect()
+        conn.close()
+
+    with ScriptedServer(script) as server, new_client(adapter, server, version) as client:
+        with pytest.raises(ConnectionFailed):
+            client.connect()
+        assert client.status == "closed"
+        assert len(server.connections) == 1
 
 
 def test_server_closes_mid_connack(adapter: Adapter, version: int) -> None:
