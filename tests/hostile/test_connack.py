@@ -336,3 +336,62 @@ def test_server_redirecting_to_itself(adapter: Adapter, code: ReasonCode) -> Non
         assert raised.value.reason_code == code
         assert raised.value.server_reference == f"127.0.0.1:{server.port}"
         assert len(server.connections) == 1 + MAX_REDIRECTS
+
+
+def _auth_client_options() -> dict[str, object]:
+    return {
+        "properties": {"authentication_method": "SCRAM-SHA-1", "authentication_data": b"first"},
+        "auth_handler": lambda packet: b"again",
+    }
+
+
+def test_authentication_exchange_that_never_ends(adapter: Adapter) -> None:
+    """A server that answers every AUTH with another AUTH 0x18 (section 4.12): the exchange
+    is bounded by ``connect_timeout``, which covers it [docs/engine.md]."""
+
+    def script(conn: ServerConnection) -> None:
+        conn.expect_connect()
+        continue_auth = Auth(
+            reason_code=ReasonCode.CONTINUE_AUTHENTICATION,
+            properties=Properties(authentication_method="SCRAM-SHA-1", authentication_data=b"?"),
+        )
+        conn.send(continue_auth)
+        while conn.read_packet() is not None:
+            conn.send(continue_auth)
+
+    with (
+        ScriptedServer(script) as server,
+        new_client(adapter, server, 5, connect_timeout=0.5, **_auth_client_options()) as client,
+    ):
+        with pytest.raises(ConnectTimeout):
+            client.connect()
+        conn = server.wait_closed()
+        assert len(conn.packets(Auth)) >= 1
+        assert client.status == "closed"
+
+
+@pytest.mark.parametrize("where", ["auth", "connack"])
+def test_authentication_method_changed_by_the_server(adapter: Adapter, where: str) -> None:
+    """The authentication method stays the one of CONNECT [MQTT-4.12.0-5]: an AUTH or a
+    successful CONNACK naming another (or none) is a protocol error."""
+
+    def script(conn: ServerConnection) -> None:
+        conn.expect_connect()
+        if where == "auth":
+            conn.send(
+                Auth(
+                    reason_code=ReasonCode.CONTINUE_AUTHENTICATION,
+                    properties=Properties(authentication_method="PLAIN"),
+                )
+            )
+        else:
+            conn.send(ConnAck())  # no Authentication Method
+
+    with (
+        ScriptedServer(script) as server,
+        new_client(adapter, server, 5, **_auth_client_options()) as client,
+    ):
+        with pytest.raises(ConnectionFailed) as raised:
+            client.connect()
+        assert isinstance(engine_error(raised.value), ProtocolError)
+        _assert_closed_with(server, 5, ReasonCode.PROTOCOL_ERROR)
