@@ -7,6 +7,8 @@ DISCONNECT reason code on MQTT 5) and that the client closed the socket.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hostile_facade import accept, engine_error, new_client, wait_lost
 from hostile_server import ScriptedServer, ServerConnection
@@ -338,7 +340,7 @@ def test_server_redirecting_to_itself(adapter: Adapter, code: ReasonCode) -> Non
         assert len(server.connections) == 1 + MAX_REDIRECTS
 
 
-def _auth_client_options() -> dict[str, object]:
+def _auth_client_options() -> dict[str, Any]:
     return {
         "properties": {"authentication_method": "SCRAM-SHA-1", "authentication_data": b"first"},
         "auth_handler": lambda packet: b"again",
