@@ -122,7 +122,7 @@ MISUSES = [
     Misuse("subscribe-not-a-filter", "subscribe", (42,), error=InvalidOptions),
     Misuse("subscribe-no-local-on-3.1.1", "subscribe", ("a/b",), {"no_local": True}, versions=(4,)),
     Misuse(
-        "subscribe-identifier-unavailable",  # [MQTT-3.2.2-?] section 3.2.2.3.12
+        "subscribe-identifier-unavailable",  # section 3.2.2.3.12
         "subscribe",
         ("a/b",),
         {"properties": {"subscription_identifier": (7,)}},

@@ -169,7 +169,7 @@ def test_more_qos2_messages_than_our_receive_maximum(adapter: Adapter) -> None:
 
 def test_packet_over_our_maximum_packet_size(adapter: Adapter, version: int) -> None:
     """A packet over the Maximum Packet Size we announced (MQTT 5) or configured (3.1.1):
-    0x95 Packet too large [MQTT-3.2.2-15's counterpart, section 3.1.2.11.4]."""
+    0x95 Packet too large: the server may not send it [MQTT-3.1.2-24] (section 3.1.2.11.4)."""
 
     def script(conn: ServerConnection) -> None:
         accept(conn)
@@ -235,7 +235,7 @@ def test_largest_remaining_length_then_silence_ends_by_keepalive(adapter: Adapte
 
 def test_server_never_answers_pingreq(adapter: Adapter, version: int) -> None:
     """No PINGRESP within ping_timeout after PINGREQ: the client closes the connection
-    [MQTT-3.1.2-24's client side, section 3.1.2.10] and reports ConnectionLost caused by
+    (section 3.1.2.10 of both versions) and reports ConnectionLost caused by
     KeepAliveTimeout."""
 
     def script(conn: ServerConnection) -> None:

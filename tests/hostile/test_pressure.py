@@ -63,7 +63,7 @@ def test_server_that_stops_reading(
 ) -> None:
     """The server accepts, then never reads again. A publisher of 64 KiB QoS 0 messages must
     be held back (bounded memory), and keepalive must end the connection: its PINGREQ cannot
-    even be delivered, so no PINGRESP comes [MQTT-3.1.2-24's client side]. MQTT 5 only: the
+    even be delivered, so no PINGRESP comes (section 3.1.2.10). MQTT 5 only: the
     flow does not depend on the version."""
     if adapter.name.startswith("anyio"):
         request.applymarker(pytest.mark.xfail(strict=True, reason=ANYIO_PUMP_BLOCKS))
