@@ -341,7 +341,17 @@ class ClientSession:
         try:
             decoder.feed(data)
             next_packet = decoder.next_packet
+            events = self._events
             while (packet := next_packet()) is not None:
+                if (
+                    type(packet) is Publish
+                    and packet.qos is _QOS0
+                    and state is _CONNECTED
+                    and packet.properties.topic_alias is None
+                ):
+                    # The receiving hot path, without the handler call (see _on_publish).
+                    events.append(message_received(packet))
+                    continue
                 handler = handlers.get(type(packet))
                 if handler is None:
                     raise ProtocolError(
