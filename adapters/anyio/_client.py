@@ -4,15 +4,19 @@ Structured concurrency: ``async with Client(...)`` opens a task group that holds
 tasks, and leaving the block ends them all. The tasks:
 
 - the *pump* (the client's lifetime): waits for a wake-up or the driver's timer, runs the
-  timers, flushes the engine and writes to the connection's stream;
+  timers and flushes the engine into the connection's output;
 - the *lifecycle* (the client's lifetime): connection attempts, the wait for the end of each
   connection, reconnection with backoff;
-- a *reader* per connection: reads the stream into the driver.
+- a *reader* per connection: reads the stream into the driver;
+- a *writer* per connection: writes the output to the stream. A stream that takes nothing
+  (a server that stops reading) holds up only the writer: timers (keepalive) and deadlines
+  (``ack_timeout``) keep running in the pump.
 
 Everything runs in one thread, and engine calls never await, so no lock is needed. Commands
 queue work in the engine and wake the pump, so many publishes leave in one write.
 Backpressure: a publisher waits while the bytes waiting for the stream or the engine's queue
-are over their bounds; reading pauses while the message queue is full.
+are over their bounds; reading pauses while the message queue is full, and while the output
+is over its bound (the answers to what is read, PUBACKs, PUBCOMPs, must not pile up).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from adapters._driver import ConnectionDriver, connect_error_from, make_transpor
 from adapters._lifecycle import (
     CLOSE_TIMEOUT,
     QOS0_RESULT,
+    WRITE_HIGH_WATER,
     CallChecks,
     StateViews,
     Status,
@@ -210,6 +215,8 @@ class Client(ClientBase, CallChecks, StateViews):
         self._send_lock = anyio.Lock()
         self._wake_flag = False
         self._wake_event: anyio.Event | None = None
+        self._writer_event: anyio.Event | None = None
+        self._drain_event: anyio.Event | None = None
         self._room_event: anyio.Event | None = None
         self._queue: deque[Message] = deque()
         self._queue_limit = self.options.message_queue_size
@@ -352,14 +359,18 @@ class Client(ClientBase, CallChecks, StateViews):
         task_status.started(event)
         while True:
             await self._ended_event.wait()
-            await self._close_connection()
             ended, self._ended = self._ended, None
             assert ended is not None
             closed_event, error = ended
             reconnect, redirected = next_step(plan, closed_event, error, closing=self._closing)
             if not reconnect:
+                # Waiters learn of the end at once: closing the stream may take up to
+                # CLOSE_TIMEOUT (the last bytes wait for a server that stopped reading).
                 self._finish(None if self._closing else error)
+                await self._close_connection()
+                self._wake()  # the pump ends once the stream is gone
                 return
+            await self._close_connection()
             self._status = "reconnecting"
             if not await self._reconnect(error, redirected):
                 return
@@ -449,6 +460,7 @@ class Client(ClientBase, CallChecks, StateViews):
         task_group = self._task_group
         assert task_group is not None
         task_group.start_soon(self._read, stream, scope, name="emqtt-reader")
+        task_group.start_soon(self._write, stream, name="emqtt-writer")
         self._wake()
         try:
             result: Connected = await waiter.wait()
@@ -472,8 +484,13 @@ class Client(ClientBase, CallChecks, StateViews):
         datagram = self._datagram
         with scope:
             while True:
-                while self._read_paused:
-                    event = self._resume_event = anyio.Event()
+                while self._read_paused or self._out_size >= WRITE_HIGH_WATER:
+                    if self._read_paused:
+                        event = self._resume_event = anyio.Event()
+                    else:
+                        # What is read may need answers (PUBACK, PUBCOMP...): with the output
+                        # backed up, reading on would pile them up without bound.
+                        event = self._drain_event = anyio.Event()
                     await event.wait()
                 try:
                     if datagram:
@@ -513,6 +530,7 @@ class Client(ClientBase, CallChecks, StateViews):
         scope = self._reader_scope
         if scope is not None:
             scope.cancel()
+        self._wake_writer()  # it sees the stream gone and ends
         with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT):
             async with self._send_lock:
                 await self._send(stream)
@@ -550,10 +568,31 @@ class Client(ClientBase, CallChecks, StateViews):
             if driver.layer is not None:
                 driver.flush(now)
             self._unflushed = 0
-            stream = self._stream
-            if self._out and stream is not None:
-                async with self._send_lock:
+            if self._out:
+                self._wake_writer()
+            if self._room_event is not None and self._has_room():
+                self._room_event.set()
+                self._room_event = None
+
+    def _wake_writer(self) -> None:
+        event, self._writer_event = self._writer_event, None
+        if event is not None:
+            event.set()
+
+    async def _write(self, stream: Stream) -> None:
+        """The writer task of one connection: sends the output the pump queued."""
+        while stream is self._stream:
+            if not self._out:
+                event = self._writer_event = anyio.Event()
+                await event.wait()
+                continue
+            async with self._send_lock:
+                if stream is self._stream:
                     await self._send(stream)
+            if self._out_size < WRITE_HIGH_WATER:
+                drain, self._drain_event = self._drain_event, None
+                if drain is not None:
+                    drain.set()
             if self._room_event is not None and self._has_room():
                 self._room_event.set()
                 self._room_event = None
@@ -621,7 +660,13 @@ class Client(ClientBase, CallChecks, StateViews):
         self._status = "closed"
         self._final_error = error
         fail_pending(self._results, error, reason)
-        for name in ("_message_event", "_room_event", "_reconnected", "_resume_event"):
+        for name in (
+            "_message_event",
+            "_room_event",
+            "_reconnected",
+            "_resume_event",
+            "_drain_event",
+        ):
             event = getattr(self, name)
             if event is not None:
                 setattr(self, name, None)

@@ -50,23 +50,11 @@ def pending_messages(client: SyncClient) -> int:
     return int(count)
 
 
-ANYIO_PUMP_BLOCKS = (
-    "anyio client: its single _pump task awaits stream.send() inline; when the server stops "
-    "reading, the send never completes, so the pump never runs the engine's timers "
-    "(handle_timer: PINGREQ/PINGRESP deadline) nor the operations' deadlines (ack_timeout): "
-    "publish() blocks for ever and the status stays 'connected'"
-)
-
-
-def test_server_that_stops_reading(
-    adapter: Adapter, traced: None, request: pytest.FixtureRequest
-) -> None:
+def test_server_that_stops_reading(adapter: Adapter, traced: None) -> None:
     """The server accepts, then never reads again. A publisher of 64 KiB QoS 0 messages must
     be held back (bounded memory), and keepalive must end the connection: its PINGREQ cannot
     even be delivered, so no PINGRESP comes (section 3.1.2.10). MQTT 5 only: the
     flow does not depend on the version."""
-    if adapter.name.startswith("anyio"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=ANYIO_PUMP_BLOCKS))
     payload = b"p" * (64 * 1024)
     attempts = 600  # 39 MB: what an unbounded client would end up holding
 
