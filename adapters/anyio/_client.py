@@ -962,11 +962,14 @@ class Client(ClientBase, CallChecks, StateViews):
         if self._status == "closed" and self._finished.is_set():
             return
         connected = not self._closing and self._status == "connected"
-        self._closing = True
         if connected:
+            # The engine validates the reason code and properties before anything changes:
+            # after a UsageError the client is still connected and may disconnect again.
             # InvalidStateError: the connection ended meanwhile; it is closed below.
             with contextlib.suppress(InvalidStateError):
                 self._session.disconnect(reason_code=reason_code, properties=props)
+        self._closing = True
+        if connected:
             # Written and closed from this task, not left to the pump: the client's tasks
             # may be cancelled already (a cancelled scope around ``async with``), and the
             # DISCONNECT must still go out, or the server publishes the will.
@@ -999,4 +1002,3 @@ class _MessageIterator:
 
     def __anext__(self) -> Any:
         return self._client._next_message()
-

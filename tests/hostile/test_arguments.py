@@ -169,7 +169,6 @@ MISUSES = [
     Misuse("reauthenticate-without-method", "reauthenticate", (b"data",)),
 ]
 
-MISUSES_BY_NAME = {misuse.name: misuse for misuse in MISUSES}
 
 CASES = [
     pytest.param(misuse, version, id=f"{misuse.name}-v{version}")
@@ -206,23 +205,10 @@ def _serve_pings(limits: dict[str, Any]) -> Callable[[ServerConnection], None]:
     return script
 
 
-ANYIO_DISCONNECT = (
-    "anyio client: disconnect() sets _closing = True before the engine validates the reason "
-    "code and properties; after the UsageError the client stays 'connected' but a later "
-    "valid disconnect() sends no DISCONNECT (the server publishes the will) and returns only "
-    "after CLOSE_TIMEOUT (5 s)"
-)
-
-
 @pytest.mark.parametrize(("misuse", "version"), CASES)
 def test_bad_argument_raises_before_anything_is_sent(
-    adapter: Adapter, misuse: Misuse, version: int, request: pytest.FixtureRequest
+    adapter: Adapter, misuse: Misuse, version: int
 ) -> None:
-    if misuse.method == "disconnect" and adapter.name.startswith("anyio"):
-        if misuse is not MISUSES_BY_NAME["disconnect-reason-not-for-disconnect"]:
-            # Each costs the 5 s close timeout; one case shows the bug.
-            pytest.skip(ANYIO_DISCONNECT)
-        request.applymarker(pytest.mark.xfail(strict=True, reason=ANYIO_DISCONNECT))
     with (
         ScriptedServer(_serve_pings(SERVER_LIMITS)) as server,
         new_client(adapter, server, version) as client,
