@@ -534,7 +534,8 @@ class Client(ClientBase):
             driver.flush(now)
             if self._drain_until is None:
                 driver.close_layer(now)
-                driver.flush(now)
+                if not driver.passthrough:  # TCP and TLS layers have no closing bytes
+                    driver.flush(now)
             if not driver.layer_closed and self._status == "closed":
                 if self._drain_until is None:
                     self._drain_until = now + CLOSE_TIMEOUT
