@@ -423,7 +423,6 @@ class Client(ClientBase, CallChecks, StateViews):
         self._connect_result.set_result(event)
         while True:
             self._pump_until(self._connection_over)
-            self._close_connection()
             with self._lock:
                 ended, self._ended = self._ended, None
                 if ended is None:  # closing, and the server never closed: we did
@@ -434,8 +433,15 @@ class Client(ClientBase, CallChecks, StateViews):
                         plan, closed_event, error, closing=self._closing
                     )
                 if not reconnect:
+                    # Waiters learn of the end at once: closing the socket may take up to
+                    # CLOSE_TIMEOUT (the last bytes wait for a server that stopped reading).
                     self._finish(None if self._closing else error)
-                    break
+            if not reconnect:
+                self._complete()
+                self._close_connection()
+                break
+            self._close_connection()
+            with self._lock:
                 self._status = "reconnecting"
             self._complete()
             if not self._reconnect(error, redirected):
