@@ -157,6 +157,13 @@ class CallChecks:
         if self._status in ("initialized", "closed"):
             raise closed_error(self._status, self._final_error)
 
+    def _check_not_lost(self) -> None:
+        """After a wait that began on a usable client (for room to publish): raise a fresh
+        `ConnectionLost` if the connection ended for good meanwhile, the error the caller's
+        operation documents for that end."""
+        if self._status == "closed" and self._final_error is not None:
+            raise lost_error(self._final_error)
+
     def _has_room(self) -> bool:
         """Whether a publish may go ahead: the bytes waiting stay under `WRITE_HIGH_WATER`
         and the engine's queue under ``max_queued`` (else the publisher waits for room)."""

@@ -620,13 +620,21 @@ class Client(ClientBase, CallChecks, StateViews):
                 return
 
     async def _wait_room(self) -> None:
-        """Wait until the stream and the engine queue can take more."""
+        """Wait until the stream and the engine queue can take more.
+
+        Raises:
+            ConnectionLost: the connection ended for good meanwhile.
+        """
+        waited = False
         while not self._has_room() and self._status not in ("closed", "initialized"):
+            waited = True
             event = self._room_event
             if event is None:
                 event = self._room_event = anyio.Event()
             self._wake()
             await event.wait()
+        if waited:
+            self._check_not_lost()
 
     # -- hooks of the driver -------------------------------------------------------------------
 

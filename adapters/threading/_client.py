@@ -811,14 +811,22 @@ class Client(ClientBase, CallChecks, StateViews):
     # -- calls from application threads -------------------------------------------------------
 
     def _wait_room(self) -> None:
-        """Wait (under the lock) until the socket and the engine queue can take more."""
+        """Wait (under the lock) until the socket and the engine queue can take more.
+
+        Raises:
+            ConnectionLost: the connection ended for good meanwhile.
+        """
+        waited = False
         self._room_waiters += 1
         try:
             while not self._has_room() and self._status not in ("closed", "initialized"):
+                waited = True
                 self._wake()
                 self._room.wait(self.options.ack_timeout)
         finally:
             self._room_waiters -= 1
+        if waited:
+            self._check_not_lost()
 
     def publish_nowait(
         self,
@@ -840,6 +848,7 @@ class Client(ClientBase, CallChecks, StateViews):
             `ConnectionLost`. Its done callbacks run outside the client's lock.
 
         Raises:
+            ConnectionLost: the connection ended for good while it waited for room.
             ClientClosed: the client is not connected (nor reconnecting).
             emqtt_core.exceptions.UsageError: a bad topic, payload, QoS or property.
             emqtt_core.exceptions.QueueFullError: ``max_queued`` publishes wait already.

@@ -21,7 +21,7 @@ from hostile_facade import accept, engine_error, new_client
 from hostile_server import TIMEOUT, ScriptedServer, ServerConnection
 from parity_facade import Adapter, SyncClient
 
-from adapters.errors import ClientError
+from adapters.errors import ConnectionLost
 from emqtt_core.codec import encode
 from emqtt_core.exceptions import KeepAliveTimeout
 from emqtt_core.packets import Publish, PubRel
@@ -50,11 +50,23 @@ def pending_messages(client: SyncClient) -> int:
     return int(count)
 
 
-def test_server_that_stops_reading(adapter: Adapter, traced: None) -> None:
+ASYNCIO_ROOM_WAIT_CLOSED = (
+    "asyncio client: a publish waiting for room when the connection is lost for good ends "
+    "in _wait_room's _check_usable(), which raises ClientClosed (caused by the loss) where "
+    "publish() documents ConnectionLost"
+)
+
+
+def test_server_that_stops_reading(
+    adapter: Adapter, traced: None, request: pytest.FixtureRequest
+) -> None:
     """The server accepts, then never reads again. A publisher of 64 KiB QoS 0 messages must
     be held back (bounded memory), and keepalive must end the connection: its PINGREQ cannot
-    even be delivered, so no PINGRESP comes (section 3.1.2.10). MQTT 5 only: the
-    flow does not depend on the version."""
+    even be delivered, so no PINGRESP comes (section 3.1.2.10). The held-back publish fails
+    with `ConnectionLost`, as documented for a connection that ends for good first. MQTT 5
+    only: the flow does not depend on the version."""
+    if adapter.name == "asyncio":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=ASYNCIO_ROOM_WAIT_CLOSED))
     payload = b"p" * (64 * 1024)
     attempts = 600  # 39 MB: what an unbounded client would end up holding
 
@@ -101,7 +113,7 @@ def test_server_that_stops_reading(adapter: Adapter, traced: None) -> None:
         peak = tracemalloc.get_traced_memory()[1] - baseline
         [error] = outcome
         assert error is not None, "every publish was accepted: nothing held the publisher back"
-        assert isinstance(error, ClientError), repr(error)
+        assert isinstance(error, ConnectionLost), repr(error)
         assert isinstance(engine_error(error), KeepAliveTimeout), repr(error)
         assert published * len(payload) < 8 * MB
         assert peak < 12 * MB, f"{peak / MB:.1f} MB held"
