@@ -85,7 +85,10 @@ class ConnackRefused(ConnectError):
     """The server refused the connection with a CONNACK failure code.
 
     Attributes:
-        reason_code: The CONNACK reason code (MQTT 5) or return code (MQTT 3.1/3.1.1), an int.
+        reason_code: The CONNACK reason code as an MQTT 5 `ReasonCode` (an int). On MQTT
+            3.1/3.1.1 the return code is mapped to its MQTT 5 equivalent (return code 5 Not
+            authorized is 0x87; see `emqtt_core.reason_codes.connack_return_code` for the way
+            back).
         properties: The CONNACK properties (MQTT 5; empty otherwise).
         server_reference: The server the client is told to use instead, if any (MQTT 5).
     """
@@ -128,7 +131,9 @@ class ConnectionLost(ClientError):
 
     Attributes:
         reason_code: The reason code of the server's DISCONNECT (MQTT 5), else ``None``.
-        by_server: Whether the server closed the connection (DISCONNECT or end of stream).
+        by_server: Whether the server ended the connection with a DISCONNECT (MQTT 5). An
+            end of stream or a network error gives False: the client cannot tell whether the
+            server or something on the way closed it.
         server_reference: The server the client is told to use instead, if any (MQTT 5).
     """
 

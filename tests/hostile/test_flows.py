@@ -271,6 +271,7 @@ def test_server_closes_mid_packet(adapter: Adapter, version: int) -> None:
         lost = wait_lost(client)
         assert isinstance(engine_error(lost), EngineConnectionLost)
         assert lost.reason_code is None  # no DISCONNECT came: the stream just ended
+        assert not lost.by_server  # who closed the stream is not known
         assert client.status == "closed"
         assert server.connection().disconnects == []
 
