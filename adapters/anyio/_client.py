@@ -521,10 +521,14 @@ class Client(ClientBase, CallChecks, StateViews):
             return
         driver = self._driver
         now = self._now()
-        if driver.layer is not None and not driver.layer_closed:
+        if driver.layer is not None:
+            # Even a finished layer may hold its last frames: a WebSocket layer that failed
+            # (a text frame) holds the close frame 1003 until flushed, and the pump may not
+            # have run since the reader fed it.
             driver.flush(now)
-            driver.close_layer(now)
-            driver.flush(now)
+            if not driver.layer_closed:
+                driver.close_layer(now)
+                driver.flush(now)
         driver.detach()
         self._stream = None
         scope = self._reader_scope

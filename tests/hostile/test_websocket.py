@@ -86,13 +86,6 @@ def _close(adapter: Adapter, client: Any) -> None:
     adapter.settle()
 
 
-#: The anyio client sometimes closes the socket without the close frame 1003 when the
-#: WebSocket layer fails (before or after CONNACK; a race seen on both backends, in about one
-#: run in ten); the asyncio and threading clients always send it. Only the connection's end
-#: is asserted for anyio here.
-ANYIO_MAY_SKIP_CLOSE_FRAME = ("anyio-asyncio", "anyio-trio")
-
-
 def test_text_frame_instead_of_connack(adapter: Adapter, version: int) -> None:
     """[MQTT-6.0.0-1] a text frame makes the client close the connection (WebSocket close
     code 1003, unsupported data); the attempt fails with ConnectionFailed."""
@@ -108,10 +101,7 @@ def test_text_frame_instead_of_connack(adapter: Adapter, version: int) -> None:
             with pytest.raises(ConnectionFailed):
                 client.connect()
             assert server.done.wait(TIMEOUT)
-            if adapter.name in ANYIO_MAY_SKIP_CLOSE_FRAME:
-                assert server.close_codes in ([1003], [None])
-            else:
-                assert server.close_codes == [1003]
+            assert server.close_codes == [1003]
         finally:
             _close(adapter, client)
 
@@ -132,10 +122,7 @@ def test_text_frame_after_connack(adapter: Adapter, version: int) -> None:
             lost = wait_lost(client)
             assert isinstance(lost, ConnectionLost)
             assert server.done.wait(TIMEOUT)
-            if adapter.name in ANYIO_MAY_SKIP_CLOSE_FRAME:
-                assert server.close_codes in ([1003], [None])
-            else:
-                assert server.close_codes == [1003]
+            assert server.close_codes == [1003]
         finally:
             _close(adapter, client)
 
