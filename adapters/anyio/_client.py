@@ -3,17 +3,18 @@
 Structured concurrency: ``async with Client(...)`` opens a task group that holds the client's
 tasks, and leaving the block ends them all. The tasks:
 
-- the *pump* (the client's lifetime): waits for a wake-up or the driver's timer, runs the
-  timers and flushes the engine into the connection's output;
+- the *pump* (the client's lifetime): waits for the driver's timer and runs the timers; it
+  also flushes the engine when no idle writer can (between connections, or while the writer
+  waits for the stream);
 - the *lifecycle* (the client's lifetime): connection attempts, the wait for the end of each
   connection, reconnection with backoff;
 - a *reader* per connection: reads the stream into the driver;
-- a *writer* per connection: writes the output to the stream. A stream that takes nothing
-  (a server that stops reading) holds up only the writer: timers (keepalive) and deadlines
-  (``ack_timeout``) keep running in the pump.
+- a *writer* per connection: woken by commands, flushes the engine and writes the output to
+  the stream. A stream that takes nothing (a server that stops reading) holds up only the
+  writer: timers (keepalive) and deadlines (``ack_timeout``) keep running in the pump.
 
 Everything runs in one thread, and engine calls never await, so no lock is needed. Commands
-queue work in the engine and wake the pump, so many publishes leave in one write.
+queue work in the engine and wake the writer, so many publishes leave in one write.
 Backpressure: a publisher waits while the bytes waiting for the stream or the engine's queue
 are over their bounds; reading pauses while the message queue is full, and while the output
 is over its bound (the answers to what is read, PUBACKs, PUBCOMPs, must not pile up).
@@ -215,6 +216,8 @@ class Client(ClientBase, CallChecks, StateViews):
         self._send_lock = anyio.Lock()
         self._wake_flag = False
         self._wake_event: anyio.Event | None = None
+        self._pump_kicked = False
+        self._pump_deadline = math.inf
         self._writer_event: anyio.Event | None = None
         self._drain_event: anyio.Event | None = None
         self._room_event: anyio.Event | None = None
@@ -368,7 +371,7 @@ class Client(ClientBase, CallChecks, StateViews):
                 # CLOSE_TIMEOUT (the last bytes wait for a server that stopped reading).
                 self._finish(None if self._closing else error)
                 await self._close_connection()
-                self._wake()  # the pump ends once the stream is gone
+                self._wake_pump()  # it ends once the stream is gone
                 return
             await self._close_connection()
             self._status = "reconnecting"
@@ -472,7 +475,7 @@ class Client(ClientBase, CallChecks, StateViews):
         return result
 
     def _queue_write(self, data: bytes) -> None:
-        """The driver's writer: queue wire bytes for the stream (the pump writes)."""
+        """The driver's writer: queue wire bytes for the stream (the writer sends them)."""
         if self._write_error is not None:
             raise TransportClosed("the connection failed") from self._write_error
         self._out.append(data)
@@ -523,8 +526,8 @@ class Client(ClientBase, CallChecks, StateViews):
         now = self._now()
         if driver.layer is not None:
             # Even a finished layer may hold its last frames: a WebSocket layer that failed
-            # (a text frame) holds the close frame 1003 until flushed, and the pump may not
-            # have run since the reader fed it.
+            # (a text frame) holds the close frame 1003 until flushed, and neither the writer
+            # nor the pump may have run since the reader fed it.
             driver.flush(now)
             if not driver.layer_closed:
                 driver.close_layer(now)
@@ -535,6 +538,8 @@ class Client(ClientBase, CallChecks, StateViews):
         if scope is not None:
             scope.cancel()
         self._wake_writer()  # it sees the stream gone and ends
+        if self._wake_flag:
+            self._wake_pump()  # what the writer was woken for is the pump's now
         with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT):
             async with self._send_lock:
                 await self._send(stream)
@@ -543,56 +548,90 @@ class Client(ClientBase, CallChecks, StateViews):
         self._out = []
         self._out_size = 0
 
-    # -- the pump task -------------------------------------------------------------------------
+    # -- the pump and writer tasks -------------------------------------------------------------
 
     def _wake(self) -> None:
-        """Make the pump flush (and re-arm its timer) soon; one wake-up per batch."""
+        """Make the engine's output flushed (and the timer re-armed) soon; one wake-up per
+        batch. The connection's writer does it when it is idle (one task switch from a
+        command to the stream); else the pump."""
         if not self._wake_flag:
             self._wake_flag = True
-            event = self._wake_event
+            event = self._writer_event
             if event is not None:
+                self._writer_event = None
                 event.set()
+            else:
+                self._wake_pump()
 
-    async def _pump(self) -> None:
-        driver = self._driver
-        while True:
-            if not self._wake_flag:
-                if self._status == "closed" and self._stream is None:
-                    return
-                timer = driver.timer()
-                event = self._wake_event = anyio.Event()
-                with anyio.CancelScope(deadline=math.inf if timer is None else timer):
-                    await event.wait()
-                self._wake_event = None
-            self._wake_flag = False
-            now = self._now()
-            due = driver.timer()
-            if due is not None and now >= due:
-                driver.handle_timer(max(now, due))
-            if driver.layer is not None:
-                driver.flush(now)
-            self._unflushed = 0
-            if self._out:
-                self._wake_writer()
-            if self._room_event is not None and self._has_room():
-                self._room_event.set()
-                self._room_event = None
+    def _wake_pump(self) -> None:
+        self._pump_kicked = True
+        event = self._wake_event
+        if event is not None:
+            event.set()
 
     def _wake_writer(self) -> None:
         event, self._writer_event = self._writer_event, None
         if event is not None:
             event.set()
 
+    def _flush_now(self) -> None:
+        """Run the timers that are due, flush the engine into the output, wake whoever
+        waits for the output or for room."""
+        self._wake_flag = False
+        driver = self._driver
+        now = self._now()
+        due = driver.timer()
+        if due is not None and now >= due:
+            driver.handle_timer(max(now, due))
+        if driver.layer is not None:
+            driver.flush(now)
+        self._unflushed = 0
+        if self._out:
+            self._wake_writer()
+        if self._room_event is not None and self._has_room():
+            self._room_event.set()
+            self._room_event = None
+
+    async def _pump(self) -> None:
+        """The timer task: runs the timers when they are due, and flushes when no idle
+        writer can (no connection, or its writer is busy with a stream that takes
+        nothing)."""
+        driver = self._driver
+        while True:
+            if not self._pump_kicked:
+                if self._status == "closed" and self._stream is None:
+                    return
+                timer = driver.timer()
+                deadline = math.inf if timer is None else timer
+                self._pump_deadline = deadline
+                event = self._wake_event = anyio.Event()
+                with anyio.CancelScope(deadline=deadline):
+                    await event.wait()
+                self._wake_event = None
+            self._pump_kicked = False
+            self._flush_now()
+
     async def _write(self, stream: Stream) -> None:
-        """The writer task of one connection: sends the output the pump queued."""
+        """The writer task of one connection: flushes the engine when woken and sends the
+        output to the stream."""
+        driver = self._driver
         while stream is self._stream:
-            if not self._out:
+            if not self._out and not self._wake_flag:
                 event = self._writer_event = anyio.Event()
                 await event.wait()
                 continue
-            async with self._send_lock:
-                if stream is self._stream:
-                    await self._send(stream)
+            if self._wake_flag:
+                self._flush_now()
+                if self._wake_event is not None:
+                    # The pump waits for the timer it armed: re-arm it if the flush brought
+                    # an earlier one (a new operation's deadline, the next keepalive).
+                    timer = driver.timer()
+                    if timer is not None and timer < self._pump_deadline:
+                        self._wake_pump()
+            if self._out:
+                async with self._send_lock:
+                    if stream is self._stream:
+                        await self._send(stream)
             if self._out_size < WRITE_HIGH_WATER:
                 drain, self._drain_event = self._drain_event, None
                 if drain is not None:
@@ -684,7 +723,7 @@ class Client(ClientBase, CallChecks, StateViews):
                 setattr(self, name, None)
                 event.set()
         self._finished.set()
-        self._wake()
+        self._wake_pump()
 
     # -- calls from the application ------------------------------------------------------------
 
