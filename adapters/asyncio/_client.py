@@ -723,9 +723,11 @@ class Client(ClientBase):
         """Wait until the socket buffer drained and the engine queue has room."""
         loop = self._loop
         assert loop is not None
+        waited = False
         while (
             self._write_paused or self._session.queued_count >= self._max_queued
         ) and self._status not in ("closed", "initialized"):
+            waited = True
             waiter: asyncio.Future[None] = loop.create_future()
             self._room_waiters.append(waiter)
             try:
@@ -733,6 +735,10 @@ class Client(ClientBase):
             finally:
                 if waiter in self._room_waiters:
                     self._room_waiters.remove(waiter)
+        if waited and self._status == "closed" and self._final_error is not None:
+            # The connection ended for good while this publish waited: the error its
+            # operation documents for that end, as in the threading and anyio clients.
+            raise lost_error(self._final_error)
         self._check_usable()
 
     def _writing_resumed(self) -> None:

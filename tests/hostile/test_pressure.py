@@ -50,13 +50,6 @@ def pending_messages(client: SyncClient) -> int:
     return int(count)
 
 
-ASYNCIO_ROOM_WAIT_CLOSED = (
-    "asyncio client: a publish waiting for room when the connection is lost for good ends "
-    "in _wait_room's _check_usable(), which raises ClientClosed (caused by the loss) where "
-    "publish() documents ConnectionLost"
-)
-
-
 def test_server_that_stops_reading(
     adapter: Adapter, traced: None, request: pytest.FixtureRequest
 ) -> None:
@@ -65,8 +58,6 @@ def test_server_that_stops_reading(
     even be delivered, so no PINGRESP comes (section 3.1.2.10). The held-back publish fails
     with `ConnectionLost`, as documented for a connection that ends for good first. MQTT 5
     only: the flow does not depend on the version."""
-    if adapter.name == "asyncio":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=ASYNCIO_ROOM_WAIT_CLOSED))
     payload = b"p" * (64 * 1024)
     attempts = 600  # 39 MB: what an unbounded client would end up holding
 
