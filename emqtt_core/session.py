@@ -467,11 +467,15 @@ class ClientSession:
         state = self._state
         if state is _CONNECTED:
             deadline = self._ping_deadline
-            if self._keep_alive:
-                base = self._last_ping if self._config.force_ping else self._last_sent
-                due = base + self._keep_alive
-                if deadline is None or due < deadline:
-                    deadline = due
+            # Only when handle_timer would send the PINGREQ: with a ping or other bytes still
+            # waiting for data_to_send (a writer paused by a server that does not read), a due
+            # time already past would make the adapter fire the timer again and again.
+            if self._keep_alive and not self._pings_unsent:
+                force = self._config.force_ping
+                if force or not self._out:
+                    due = (self._last_ping if force else self._last_sent) + self._keep_alive
+                    if deadline is None or due < deadline:
+                        deadline = due
             return deadline
         if state in _RECEIVING:
             return self._connect_deadline

@@ -420,3 +420,22 @@ def test_without_force_ping_traffic_replaces_pings() -> None:
         h.session.publish("t", b"x")
         h.sent()
     assert PingReq() not in h.broker.received
+
+
+@pytest.mark.parametrize("force_ping", [False, True])
+def test_no_past_keepalive_timer_while_bytes_wait_for_data_to_send(force_ping: bool) -> None:
+    # An adapter whose writer is paused (a server that stops reading) does not call
+    # data_to_send: a keepalive due time already past, that handle_timer cannot act on, would
+    # make it fire the timer in a loop. The timer reappears once the bytes have left.
+    h = connected(keep_alive=10, force_ping=force_ping)
+    start = h.now
+    h.session.publish("t", b"x")  # queued, not taken
+    if force_ping:
+        h.session.ping()  # a PINGREQ waiting to leave: handle_timer would not add another
+    later = start + 25
+    assert h.session.get_timer() is None
+    h.session.handle_timer(later)
+    assert h.session.get_timer() is None
+    h.session.data_to_send(later)
+    timer = h.session.get_timer()
+    assert timer is not None and timer > later
