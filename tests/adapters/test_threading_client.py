@@ -239,5 +239,7 @@ def test_publishes_made_while_the_io_thread_works_leave_in_few_writes(
         assert all(p.result(TIMEOUT).reason_code == 0 for p in pending)
         # One wake-up per batch, not per publish: the I/O thread flushed far fewer times than
         # there were publishes, and every byte went out.
-        assert len(writes) < count / 10
+        # (Without batching there would be one write per publish; how many publishes share a
+        # write depends on the scheduler, so the bound is loose enough for a loaded machine.)
+        assert len(writes) < count / 2
         assert sum(writes) >= count * 16
