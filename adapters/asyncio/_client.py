@@ -988,13 +988,14 @@ class Client(ClientBase):
             self._finish(None)
             return
         props = None if properties is None else properties_from(properties, "DISCONNECT")
-        self._closed_waiter = loop.create_future()
         try:
             self._session.disconnect(reason_code=reason_code, properties=props)
         except InvalidStateError:
             self._close_connection()
             self._finish(None)
             return
+        # Only once the engine accepted the arguments: a rejected call leaves nothing behind.
+        self._closed_waiter = loop.create_future()
         self._flush()
         if not self._closed_waiter.done():
             try:
