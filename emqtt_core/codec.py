@@ -293,38 +293,30 @@ _unpack_uint16 = UINT16.unpack_from
 _Writer = Callable[[object, bytearray], None]
 
 
-def _write_u16(pid: int, name: str) -> _Writer:
-    pack = Struct(">BH").pack
-    lowest = 1 if name in _NONZERO else 0
+def _write_fixed(fmt: str, highest: str) -> Callable[[int, str], _Writer]:
+    """A writer factory for a fixed-size integer property (``fmt``: its struct code)."""
 
-    def write(value: object, out: bytearray) -> None:
-        try:
-            if lowest and not value:
-                raise struct.error
-            out += pack(pid, value)
-        except struct.error:
-            raise UsageError(
-                f"{name} must be an int from {lowest} to 65535, not {value!r}"
-            ) from None
+    def factory(pid: int, name: str) -> _Writer:
+        pack = Struct(">B" + fmt).pack
+        lowest = 1 if name in _NONZERO else 0
 
-    return write
+        def write(value: object, out: bytearray) -> None:
+            try:
+                if lowest and not value:
+                    raise struct.error
+                out += pack(pid, value)
+            except struct.error:
+                raise UsageError(
+                    f"{name} must be an int from {lowest} to {highest}, not {value!r}"
+                ) from None
+
+        return write
+
+    return factory
 
 
-def _write_u32(pid: int, name: str) -> _Writer:
-    pack = Struct(">BI").pack
-    lowest = 1 if name in _NONZERO else 0
-
-    def write(value: object, out: bytearray) -> None:
-        try:
-            if lowest and not value:
-                raise struct.error
-            out += pack(pid, value)
-        except struct.error:
-            raise UsageError(
-                f"{name} must be an int from {lowest} to 2**32-1, not {value!r}"
-            ) from None
-
-    return write
+_write_u16 = _write_fixed("H", "65535")
+_write_u32 = _write_fixed("I", "2**32-1")
 
 
 def _write_byte(pid: int, name: str) -> _Writer:
