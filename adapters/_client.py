@@ -155,6 +155,10 @@ def properties_from(value: Properties | Mapping[str, Any] | None, what: str) -> 
     items = dict(value)
     if "user_property" in items:
         items["user_property"] = _user_properties(items["user_property"])
+    if "subscription_identifier" in items:
+        items["subscription_identifier"] = _subscription_identifiers(
+            items["subscription_identifier"]
+        )
     try:
         return Properties(**items)
     except (TypeError, ValueError) as exc:
@@ -174,6 +178,17 @@ def _user_properties(value: object) -> tuple[tuple[str, str], ...]:
             raise InvalidOptions(f"user property names and values are strings: {item!r}")
         pairs.append((name, text))
     return tuple(pairs)
+
+
+def _subscription_identifiers(value: object) -> tuple[int, ...]:
+    # One identifier (SUBSCRIBE carries one) or the sequence a PUBLISH may carry.
+    values = (value,) if isinstance(value, int) else value
+    if not isinstance(values, Iterable) or isinstance(values, str | bytes):
+        raise InvalidOptions(f"subscription identifiers are integers: {value!r}")
+    identifiers = tuple(values)
+    if not all(type(item) is int for item in identifiers):
+        raise InvalidOptions(f"subscription identifiers are integers: {value!r}")
+    return identifiers
 
 
 def _password_bytes(password: str | bytes | Callable[[], str | bytes] | None) -> bytes | None:

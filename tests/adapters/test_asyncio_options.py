@@ -181,6 +181,18 @@ def test_properties_from_mappings() -> None:
             properties_from(bad, "PUBLISH")  # type: ignore[arg-type]
 
 
+def test_subscription_identifiers_one_or_many() -> None:
+    from adapters._client import properties_from
+
+    one = properties_from({"subscription_identifier": 7}, "SUBSCRIBE")
+    assert one.subscription_identifier == (7,)
+    many = properties_from({"subscription_identifier": [1, 2]}, "PUBLISH")
+    assert many.subscription_identifier == (1, 2)
+    for bad in ("7", [1, "2"], 1.5):
+        with pytest.raises(InvalidOptions):
+            properties_from({"subscription_identifier": bad}, "SUBSCRIBE")
+
+
 class _Waiter:
     """A minimal waiter (what `adapters._results.Waiter` asks of a future)."""
 
