@@ -248,9 +248,14 @@ def test_many_concurrent_publishers_share_one_connection(request: pytest.Fixture
                 for i in range(50):
                     await client.publish(topic, b"%d-%d" % (n, i), qos=1)
 
+            async def consume() -> set[bytes]:
+                return {(await next_message(messages)).payload for _ in range(1000)}
+
+            # The messages come back to this client: it reads them while it publishes, or its
+            # bounded message queue would (rightly) stop it from reading the last PUBACKs.
+            consumer = asyncio.ensure_future(consume())
             await asyncio.gather(*(worker(n) for n in range(20)))
-            payloads = {(await next_message(messages)).payload for _ in range(1000)}
-            return len(payloads)
+            return len(await consumer)
 
     assert run(scenario()) == 1000
 
