@@ -15,6 +15,7 @@ The helpers live in ``tests/support`` and are importable as ``support``.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import tempfile
@@ -31,7 +32,7 @@ for _path in (str(ROOT), str(TESTS)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from support.broker import Mosquitto, MosquittoFactory  # noqa: E402
+from support.broker import Mosquitto, MosquittoError, MosquittoFactory  # noqa: E402
 from support.certs import TLSMaterial  # noqa: E402
 from support.quic_relay import QuicRelay  # noqa: E402
 
@@ -132,7 +133,10 @@ def mosquitto_factory(
         yield factory
     finally:
         for broker in started:
-            broker.stop()
+            # A throwaway broker that hung on SIGTERM (seen with the dynamic-security plugin)
+            # has been killed by stop(): what the test checked is not affected.
+            with contextlib.suppress(MosquittoError):
+                broker.stop()
             shutil.rmtree(broker.directory, ignore_errors=True)
 
 
