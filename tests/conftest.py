@@ -85,7 +85,9 @@ def _mosquitto_session(_broker_root: Path, tls_material: TLSMaterial) -> Iterato
     try:
         yield broker
     finally:
-        broker.stop()
+        # Killed if it hangs on SIGTERM; the graceful stop is tested on its own.
+        with contextlib.suppress(MosquittoError):
+            broker.stop()
 
 
 @pytest.fixture
