@@ -43,7 +43,9 @@ __all__ = [
     "Will",
     "build_options",
     "properties_from",
+    "subscribe_arguments",
     "subscriptions_from",
+    "unsubscribe_arguments",
 ]
 
 #: Default seconds for opening the connection and receiving CONNACK (each attempt).
@@ -340,6 +342,44 @@ def build_options(
         auth_handler=auth_handler,
         config=config,
     )
+
+
+def subscribe_arguments(
+    topic: str | Subscription | Sequence[str | tuple[str, int] | Subscription],
+    *,
+    qos: int,
+    no_local: bool,
+    retain_as_published: bool,
+    retain_handling: int,
+    properties: Properties | Mapping[str, Any] | None,
+) -> tuple[tuple[Subscription, ...], Properties | None]:
+    """What every adapter's ``subscribe`` hands the engine: the subscriptions and properties.
+
+    Raises:
+        InvalidOptions: a bad filter form, option or property.
+    """
+    subs = subscriptions_from(
+        topic,
+        qos=qos,
+        no_local=no_local,
+        retain_as_published=retain_as_published,
+        retain_handling=retain_handling,
+    )
+    props = None if properties is None else properties_from(properties, "SUBSCRIBE")
+    return subs, props
+
+
+def unsubscribe_arguments(
+    topic: str | Sequence[str], properties: Properties | Mapping[str, Any] | None
+) -> tuple[list[str], Properties | None]:
+    """What every adapter's ``unsubscribe`` hands the engine: the filters and properties.
+
+    Raises:
+        InvalidOptions: a bad property.
+    """
+    filters = [topic] if isinstance(topic, str) else list(topic)
+    props = None if properties is None else properties_from(properties, "UNSUBSCRIBE")
+    return filters, props
 
 
 def subscriptions_from(

@@ -37,7 +37,12 @@ import anyio.abc
 import sniffio
 from anyio.streams.tls import TLSStream
 
-from adapters._client import ClientBase, properties_from, subscriptions_from
+from adapters._client import (
+    ClientBase,
+    properties_from,
+    subscribe_arguments,
+    unsubscribe_arguments,
+)
 from adapters._driver import ConnectionDriver, connect_error_from, make_transport
 from adapters._lifecycle import (
     CLOSE_TIMEOUT,
@@ -844,14 +849,14 @@ class Client(ClientBase, CallChecks, StateViews):
             ClientClosed: the client is not connected.
             InvalidOptions / emqtt_core.exceptions.UsageError: a bad filter or option.
         """
-        subs = subscriptions_from(
+        subs, props = subscribe_arguments(
             topic,
             qos=qos,
             no_local=no_local,
             retain_as_published=retain_as_published,
             retain_handling=retain_handling,
+            properties=properties,
         )
-        props = None if properties is None else properties_from(properties, "SUBSCRIBE")
         await self._wait_connected()
         packet_id = self._session.subscribe(subs, properties=props)
         pending = Pending()
@@ -874,8 +879,7 @@ class Client(ClientBase, CallChecks, StateViews):
         Raises:
             AckTimeout, ConnectionLost, ClientClosed: as for `subscribe`.
         """
-        filters = [topic] if isinstance(topic, str) else list(topic)
-        props = None if properties is None else properties_from(properties, "UNSUBSCRIBE")
+        filters, props = unsubscribe_arguments(topic, properties)
         await self._wait_connected()
         packet_id = self._session.unsubscribe(filters, properties=props)
         pending = Pending()

@@ -29,7 +29,12 @@ from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
-from adapters._client import ClientBase, properties_from, subscriptions_from
+from adapters._client import (
+    ClientBase,
+    properties_from,
+    subscribe_arguments,
+    unsubscribe_arguments,
+)
 from adapters._driver import ConnectionDriver, connect_error_from, make_transport
 from adapters._lifecycle import (
     CLOSE_TIMEOUT,
@@ -968,14 +973,14 @@ class Client(ClientBase, CallChecks, StateViews):
             ClientClosed: the client is not connected.
             InvalidOptions / emqtt_core.exceptions.UsageError: a bad filter or option.
         """
-        subs = subscriptions_from(
+        subs, props = subscribe_arguments(
             topic,
             qos=qos,
             no_local=no_local,
             retain_as_published=retain_as_published,
             retain_handling=retain_handling,
+            properties=properties,
         )
-        props = None if properties is None else properties_from(properties, "SUBSCRIBE")
         waiter = Pending(self)
         with self._lock:
             self._wait_connected()
@@ -999,8 +1004,7 @@ class Client(ClientBase, CallChecks, StateViews):
         Raises:
             AckTimeout, ConnectionLost, ClientClosed: as for `subscribe`.
         """
-        filters = [topic] if isinstance(topic, str) else list(topic)
-        props = None if properties is None else properties_from(properties, "UNSUBSCRIBE")
+        filters, props = unsubscribe_arguments(topic, properties)
         waiter = Pending(self)
         with self._lock:
             self._wait_connected()
